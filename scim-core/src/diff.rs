@@ -71,6 +71,7 @@ fn diff_attr(a: Option<&Value>, b: Option<&Value>, def: &AttributeDef, urn: Opti
     match (present(a), present(b)) {
         (None, None) => {}
         (Some(_), None) => ops.push(PatchOperation::remove(&path)),
+        (None, Some(v)) if def.multi_valued => diff_multi(&Value::Array(Vec::new()), v, def, urn, &path, ops),
         (None, Some(v)) => ops.push(PatchOperation::add(Some(&path), v.clone())),
         (Some(x), Some(y)) if x == y => {}
         (Some(x), Some(y)) => {
@@ -147,6 +148,13 @@ fn diff_multi(x: &Value, y: &Value, def: &AttributeDef, urn: Option<&str>, path:
     let mut seen = std::collections::HashSet::new();
     if !old_keys.iter().all(|k| seen.insert(k.clone())) {
         return replace_all(ops);
+    }
+    // Values that `add` would merge into one another need the exact form.
+    let mut seen = std::collections::HashSet::new();
+    for n in new {
+        if !key_of(n, def).is_some_and(|k| seen.insert(k)) {
+            return replace_all(ops);
+        }
     }
     for a in &added {
         match key_of(a, def) {
