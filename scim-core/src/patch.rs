@@ -11,7 +11,8 @@
 //! - `readOnly` attributes cannot be changed and `immutable` ones only set while unassigned
 //!   (`mutability`); sending the value an attribute already has is not a change and is accepted
 //!   (Okta repeats `id` in path-less replaces).
-//! - At most one value of a multi-valued attribute is `primary`; setting one clears the others.
+//! - At most one value of a multi-valued attribute is `primary`; setting one sets `primary` to
+//!   `false` on the others (RFC 7643 §2.4).
 //! - Values are type-checked against the schema (`invalidValue`); `null` means unassigned.
 //! - [`PatchOutcome::changed`] tells whether anything changed, so a server can skip the write
 //!   and keep the version.
@@ -172,8 +173,10 @@ fn clear_other_primaries(items: &mut [Value], keep: usize) {
     for (i, item) in items.iter_mut().enumerate() {
         if i != keep {
             if let Some(o) = item.as_object_mut() {
-                if get_ci(o, "primary").and_then(Value::as_bool) == Some(true) {
-                    crate::resource::remove_ci(o, "primary");
+                if let Some(p) = crate::resource::get_ci_mut(o, "primary") {
+                    if p.as_bool() == Some(true) {
+                        *p = Value::Bool(false);
+                    }
                 }
             }
         }
@@ -704,113 +707,8 @@ impl Engine<'_, '_> {
         Ok(Some(Value::Array(items)))
     }
 
-    /// Type-checks and normalises a value against its definition (RFC 7643 §2.3).
-    /// With `as_multi`, arrays are checked element-wise and a single value is wrapped.
     fn coerce(&self, v: &Value, def: &AttributeDef, as_multi: bool) -> ScimResult<Value> {
-        if as_multi {
-            let items: Vec<&Value> = match v {
-                Value::Array(a) => a.iter().collect(),
-                Value::Null => return Ok(Value::Null),
-                other => vec![other],
-            };
-            let mut out = Vec::with_capacity(items.len());
-            for i in items {
-                let c = self.coerce(i, def, false)?;
-                if !is_unassigned(&c) {
-                    out.push(c);
-                }
-            }
-            return Ok(Value::Array(out));
-        }
-        let bad = |what: &str| {
-            Err(ScimError::invalid_value(format!(
-                "{} must be {what}, not {}",
-                def.name,
-                json_kind(v)
-            )))
-        };
-        match (def.kind, v) {
-            (_, Value::Null) => Ok(Value::Null),
-            (AttributeType::Complex, Value::Object(o)) => {
-                let mut out = Map::with_capacity(o.len());
-                for (k, sv) in o {
-                    match def.sub_attribute(k) {
-                        Some(sd) => {
-                            let c = self.coerce(sv, sd, sd.multi_valued)?;
-                            let blank = self.compat.complex_shapes && c.as_str() == Some("");
-                            if !is_unassigned(&c) && !blank {
-                                out.insert(sd.name.clone(), c);
-                            }
-                        }
-                        None => {
-                            if !is_unassigned(sv) {
-                                out.insert(k.clone(), sv.clone());
-                            }
-                        }
-                    }
-                }
-                Ok(Value::Object(out))
-            }
-            (AttributeType::Complex, Value::String(s)) => {
-                if self.compat.json_string_values && s.trim_start().starts_with('{') {
-                    if let Ok(parsed @ Value::Object(_)) = serde_json::from_str::<Value>(s) {
-                        return self.coerce(&parsed, def, false);
-                    }
-                }
-                if self.compat.complex_shapes && def.sub_attribute("value").is_some() {
-                    if s.is_empty() {
-                        return Ok(Value::Null);
-                    }
-                    let mut o = Map::new();
-                    o.insert("value".into(), Value::String(s.clone()));
-                    return self.coerce(&Value::Object(o), def, false);
-                }
-                bad("an object")
-            }
-            (AttributeType::Complex, Value::Array(a)) if self.compat.complex_shapes && !def.multi_valued && a.len() == 1 => {
-                self.coerce(&a[0], def, false)
-            }
-            (AttributeType::Complex, _) => bad("an object"),
-            (_, Value::Array(_) | Value::Object(_)) => bad("a single value"),
-            (AttributeType::Boolean, Value::Bool(_)) => Ok(v.clone()),
-            (AttributeType::Boolean, Value::String(s)) if self.compat.string_booleans => {
-                if s.eq_ignore_ascii_case("true") {
-                    Ok(Value::Bool(true))
-                } else if s.eq_ignore_ascii_case("false") {
-                    Ok(Value::Bool(false))
-                } else {
-                    bad("a boolean")
-                }
-            }
-            (AttributeType::Boolean, _) => bad("a boolean"),
-            (AttributeType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(v.clone()),
-            (AttributeType::Integer, _) => bad("an integer"),
-            (AttributeType::Decimal, Value::Number(_)) => Ok(v.clone()),
-            (AttributeType::Decimal, _) => bad("a number"),
-            (AttributeType::DateTime, Value::String(s)) => {
-                if parse_datetime(s).is_some() {
-                    Ok(v.clone())
-                } else {
-                    Err(ScimError::invalid_value(format!(
-                        "{} must be an xsd:dateTime such as \"2011-05-13T04:42:34Z\", not {s:?}",
-                        def.name
-                    )))
-                }
-            }
-            (AttributeType::String | AttributeType::Reference | AttributeType::Binary, Value::String(s)) => {
-                if def.strict_canonical_values
-                    && !def.canonical_values.is_empty()
-                    && !def.canonical_values.iter().any(|c| c.eq_ignore_ascii_case(s))
-                {
-                    return Err(ScimError::invalid_value(format!(
-                        "{} must be one of {:?}, not {s:?}",
-                        def.name, def.canonical_values
-                    )));
-                }
-                Ok(v.clone())
-            }
-            (_, _) => bad("a string"),
-        }
+        coerce_value(v, def, as_multi, self.compat)
     }
 
     /// After all operations: required attributes that were present must still be (RFC 7643
@@ -879,3 +777,113 @@ fn element_from_filter(f: &Filter, attr: &AttributeDef) -> Option<Value> {
     collect(f, attr, &mut out)?;
     Some(Value::Object(out))
 }
+
+/// Type-checks and normalises a value against its definition (RFC 7643 §2.3).
+/// With `as_multi`, arrays are checked element-wise and a single value is wrapped.
+pub(crate) fn coerce_value(v: &Value, def: &AttributeDef, as_multi: bool, compat: &Compat) -> ScimResult<Value> {
+    if as_multi {
+        let items: Vec<&Value> = match v {
+            Value::Array(a) => a.iter().collect(),
+            Value::Null => return Ok(Value::Null),
+            other => vec![other],
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for i in items {
+            let c = coerce_value(i, def, false, compat)?;
+            if !is_unassigned(&c) {
+                out.push(c);
+            }
+        }
+        return Ok(Value::Array(out));
+    }
+    let bad = |what: &str| {
+        Err(ScimError::invalid_value(format!(
+            "{} must be {what}, not {}",
+            def.name,
+            json_kind(v)
+        )))
+    };
+    match (def.kind, v) {
+        (_, Value::Null) => Ok(Value::Null),
+        (AttributeType::Complex, Value::Object(o)) => {
+            let mut out = Map::with_capacity(o.len());
+            for (k, sv) in o {
+                match def.sub_attribute(k) {
+                    Some(sd) => {
+                        let c = coerce_value(sv, sd, sd.multi_valued, compat)?;
+                        let blank = compat.complex_shapes && c.as_str() == Some("");
+                        if !is_unassigned(&c) && !blank {
+                            out.insert(sd.name.clone(), c);
+                        }
+                    }
+                    None => {
+                        if !is_unassigned(sv) {
+                            out.insert(k.clone(), sv.clone());
+                        }
+                    }
+                }
+            }
+            Ok(Value::Object(out))
+        }
+        (AttributeType::Complex, Value::String(s)) => {
+            if compat.json_string_values && s.trim_start().starts_with('{') {
+                if let Ok(parsed @ Value::Object(_)) = serde_json::from_str::<Value>(s) {
+                    return coerce_value(&parsed, def, false, compat);
+                }
+            }
+            if compat.complex_shapes && def.sub_attribute("value").is_some() {
+                if s.is_empty() {
+                    return Ok(Value::Null);
+                }
+                let mut o = Map::new();
+                o.insert("value".into(), Value::String(s.clone()));
+                return coerce_value(&Value::Object(o), def, false, compat);
+            }
+            bad("an object")
+        }
+        (AttributeType::Complex, Value::Array(a)) if compat.complex_shapes && !def.multi_valued && a.len() == 1 => {
+            coerce_value(&a[0], def, false, compat)
+        }
+        (AttributeType::Complex, _) => bad("an object"),
+        (_, Value::Array(_) | Value::Object(_)) => bad("a single value"),
+        (AttributeType::Boolean, Value::Bool(_)) => Ok(v.clone()),
+        (AttributeType::Boolean, Value::String(s)) if compat.string_booleans => {
+            if s.eq_ignore_ascii_case("true") {
+                Ok(Value::Bool(true))
+            } else if s.eq_ignore_ascii_case("false") {
+                Ok(Value::Bool(false))
+            } else {
+                bad("a boolean")
+            }
+        }
+        (AttributeType::Boolean, _) => bad("a boolean"),
+        (AttributeType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(v.clone()),
+        (AttributeType::Integer, _) => bad("an integer"),
+        (AttributeType::Decimal, Value::Number(_)) => Ok(v.clone()),
+        (AttributeType::Decimal, _) => bad("a number"),
+        (AttributeType::DateTime, Value::String(s)) => {
+            if parse_datetime(s).is_some() {
+                Ok(v.clone())
+            } else {
+                Err(ScimError::invalid_value(format!(
+                    "{} must be an xsd:dateTime such as \"2011-05-13T04:42:34Z\", not {s:?}",
+                    def.name
+                )))
+            }
+        }
+        (AttributeType::String | AttributeType::Reference | AttributeType::Binary, Value::String(s)) => {
+            if def.strict_canonical_values
+                && !def.canonical_values.is_empty()
+                && !def.canonical_values.iter().any(|c| c.eq_ignore_ascii_case(s))
+            {
+                return Err(ScimError::invalid_value(format!(
+                    "{} must be one of {:?}, not {s:?}",
+                    def.name, def.canonical_values
+                )));
+            }
+            Ok(v.clone())
+        }
+        (_, _) => bad("a string"),
+    }
+}
+
