@@ -29,8 +29,11 @@ pub struct Compat {
     pub complex_shapes: bool,
     /// Complex values JSON-encoded in a string (Entra ID's `roles`).
     pub json_string_values: bool,
-    /// A PatchOp body without `schemas` (several smaller senders).
+    /// A PatchOp or resource body without `schemas` (several smaller senders).
     pub missing_message_schema: bool,
+    /// Attributes and schema URIs that no schema of the resource type defines are dropped from
+    /// POST/PUT bodies instead of rejected (Entra ID's Microsoft group schema URI, vendor data).
+    pub ignore_unknown_attributes: bool,
 }
 
 impl Default for Compat {
@@ -45,6 +48,7 @@ impl Default for Compat {
             complex_shapes: true,
             json_string_values: true,
             missing_message_schema: true,
+            ignore_unknown_attributes: true,
         }
     }
 }
@@ -61,6 +65,7 @@ impl Compat {
             complex_shapes: false,
             json_string_values: false,
             missing_message_schema: false,
+            ignore_unknown_attributes: false,
         }
     }
 }

@@ -32,11 +32,19 @@ pub fn diff(from: &JsonMap, to: &JsonMap, ctx: &Context<'_>) -> Vec<PatchOperati
     if let Some(core) = ctx.registry.schema(&rt.schema) {
         let common = crate::schema::common_attributes();
         for def in common.iter().chain(core.attributes.iter()) {
-            diff_attr(get_ci(from, &def.name), get_ci(to, &def.name), def, None, &mut ops);
+            diff_attr(
+                get_ci(from, &def.name),
+                get_ci(to, &def.name),
+                def,
+                None,
+                &mut ops,
+            );
         }
     }
     for ext in &rt.schema_extensions {
-        let Some(schema) = ctx.registry.schema(&ext.schema) else { continue };
+        let Some(schema) = ctx.registry.schema(&ext.schema) else {
+            continue;
+        };
         let a = get_ci(from, &schema.id).and_then(Value::as_object);
         let b = get_ci(to, &schema.id).and_then(Value::as_object);
         diff_extension(a, b, schema, &mut ops);
@@ -44,7 +52,12 @@ pub fn diff(from: &JsonMap, to: &JsonMap, ctx: &Context<'_>) -> Vec<PatchOperati
     ops
 }
 
-fn diff_extension(a: Option<&JsonMap>, b: Option<&JsonMap>, schema: &Schema, ops: &mut Vec<PatchOperation>) {
+fn diff_extension(
+    a: Option<&JsonMap>,
+    b: Option<&JsonMap>,
+    schema: &Schema,
+    ops: &mut Vec<PatchOperation>,
+) {
     for def in &schema.attributes {
         let va = a.and_then(|o| get_ci(o, &def.name));
         let vb = b.and_then(|o| get_ci(o, &def.name));
@@ -63,7 +76,13 @@ fn present(v: Option<&Value>) -> Option<&Value> {
     v.filter(|v| !is_unassigned(v))
 }
 
-fn diff_attr(a: Option<&Value>, b: Option<&Value>, def: &AttributeDef, urn: Option<&str>, ops: &mut Vec<PatchOperation>) {
+fn diff_attr(
+    a: Option<&Value>,
+    b: Option<&Value>,
+    def: &AttributeDef,
+    urn: Option<&str>,
+    ops: &mut Vec<PatchOperation>,
+) {
     if def.mutability == Mutability::ReadOnly {
         return;
     }
@@ -71,7 +90,9 @@ fn diff_attr(a: Option<&Value>, b: Option<&Value>, def: &AttributeDef, urn: Opti
     match (present(a), present(b)) {
         (None, None) => {}
         (Some(_), None) => ops.push(PatchOperation::remove(&path)),
-        (None, Some(v)) if def.multi_valued => diff_multi(&Value::Array(Vec::new()), v, def, urn, &path, ops),
+        (None, Some(v)) if def.multi_valued => {
+            diff_multi(&Value::Array(Vec::new()), v, def, urn, &path, ops)
+        }
         (None, Some(v)) => ops.push(PatchOperation::add(Some(&path), v.clone())),
         (Some(x), Some(y)) if x == y => {}
         (Some(x), Some(y)) => {
@@ -89,7 +110,13 @@ fn diff_attr(a: Option<&Value>, b: Option<&Value>, def: &AttributeDef, urn: Opti
     }
 }
 
-fn diff_complex(x: &JsonMap, y: &JsonMap, def: &AttributeDef, urn: Option<&str>, ops: &mut Vec<PatchOperation>) {
+fn diff_complex(
+    x: &JsonMap,
+    y: &JsonMap,
+    def: &AttributeDef,
+    urn: Option<&str>,
+    ops: &mut Vec<PatchOperation>,
+) {
     let mut keys: Vec<&String> = x.keys().collect();
     keys.extend(y.keys().filter(|k| get_ci(x, k).is_none()));
     let mut replace = Map::new();
@@ -97,7 +124,9 @@ fn diff_complex(x: &JsonMap, y: &JsonMap, def: &AttributeDef, urn: Option<&str>,
         let (vx, vy) = (present(get_ci(x, k)), present(get_ci(y, k)));
         let name = def.sub_attribute(k).map(|s| s.name.as_str()).unwrap_or(k);
         match (vx, vy) {
-            (Some(_), None) => ops.push(PatchOperation::remove(&path_of(urn, &def.name, Some(name)))),
+            (Some(_), None) => {
+                ops.push(PatchOperation::remove(&path_of(urn, &def.name, Some(name))))
+            }
             (_, Some(v)) if vx != Some(v) => {
                 replace.insert(name.to_string(), v.clone());
             }
@@ -106,21 +135,40 @@ fn diff_complex(x: &JsonMap, y: &JsonMap, def: &AttributeDef, urn: Option<&str>,
     }
     if !replace.is_empty() {
         // One replace merging the changed sub-attributes (RFC 7644 §3.5.2.3).
-        ops.push(PatchOperation::replace(Some(&path_of(urn, &def.name, None)), Value::Object(replace)));
+        ops.push(PatchOperation::replace(
+            Some(&path_of(urn, &def.name, None)),
+            Value::Object(replace),
+        ));
     }
 }
 
 /// The identity of a complex value for filter-based removal: its `value` as a string, folded
 /// per the `value` sub-attribute's caseExact.
 fn key_of(v: &Value, def: &AttributeDef) -> Option<String> {
-    let s = v.as_object().and_then(|o| get_ci(o, "value")).and_then(Value::as_str)?;
-    let ce = def.sub_attribute("value").map(|d| d.case_exact).unwrap_or(false);
+    let s = v
+        .as_object()
+        .and_then(|o| get_ci(o, "value"))
+        .and_then(Value::as_str)?;
+    let ce = def
+        .sub_attribute("value")
+        .map(|d| d.case_exact)
+        .unwrap_or(false);
     Some(fold(s, ce).into_owned())
 }
 
-fn diff_multi(x: &Value, y: &Value, def: &AttributeDef, urn: Option<&str>, path: &str, ops: &mut Vec<PatchOperation>) {
-    let replace_all = |ops: &mut Vec<PatchOperation>| ops.push(PatchOperation::replace(Some(path), y.clone()));
-    let (Some(old), Some(new)) = (x.as_array(), y.as_array()) else { return replace_all(ops) };
+fn diff_multi(
+    x: &Value,
+    y: &Value,
+    def: &AttributeDef,
+    urn: Option<&str>,
+    path: &str,
+    ops: &mut Vec<PatchOperation>,
+) {
+    let replace_all =
+        |ops: &mut Vec<PatchOperation>| ops.push(PatchOperation::replace(Some(path), y.clone()));
+    let (Some(old), Some(new)) = (x.as_array(), y.as_array()) else {
+        return replace_all(ops);
+    };
     if !def.is_complex() {
         return replace_all(ops);
     }
@@ -166,20 +214,40 @@ fn diff_multi(x: &Value, y: &Value, def: &AttributeDef, urn: Option<&str>, path:
     if removed.len() + added.len() >= new.len().max(1) && removed.len() > 1 {
         return replace_all(ops);
     }
-    let attr_path = AttrPath { urn: urn.map(str::to_string), name: def.name.clone(), sub: None };
+    let attr_path = AttrPath {
+        urn: urn.map(str::to_string),
+        name: def.name.clone(),
+        sub: None,
+    };
     for chunk in removed.chunks(REMOVE_CHUNK) {
         let filter = chunk
             .iter()
-            .filter_map(|r| r.as_object().and_then(|o| get_ci(o, "value")).and_then(Value::as_str))
-            .map(|v| Filter::compare(AttrPath::new("value"), CompareOp::Eq, CompValue::String(v.to_string())))
+            .filter_map(|r| {
+                r.as_object()
+                    .and_then(|o| get_ci(o, "value"))
+                    .and_then(Value::as_str)
+            })
+            .map(|v| {
+                Filter::compare(
+                    AttrPath::new("value"),
+                    CompareOp::Eq,
+                    CompValue::String(v.to_string()),
+                )
+            })
             .reduce(Filter::or);
         if let Some(filter) = filter {
-            let p = crate::path::PatchPath { attr: attr_path.clone(), filter: Some(filter) };
+            let p = crate::path::PatchPath {
+                attr: attr_path.clone(),
+                filter: Some(filter),
+            };
             ops.push(PatchOperation::remove(&p.to_string()));
         }
     }
     if !added.is_empty() {
-        ops.push(PatchOperation::add(Some(path), Value::Array(added.into_iter().cloned().collect())));
+        ops.push(PatchOperation::add(
+            Some(path),
+            Value::Array(added.into_iter().cloned().collect()),
+        ));
     }
 }
 
@@ -197,12 +265,18 @@ mod tests {
     #[test]
     fn member_add_is_one_small_op() {
         let ctx = Context::group();
-        let members: Vec<Value> = (0..1000).map(|i| json!({"value": format!("u{i}")})).collect();
-        let a = obj(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G", "members": members.clone()}));
+        let members: Vec<Value> = (0..1000)
+            .map(|i| json!({"value": format!("u{i}")}))
+            .collect();
+        let a = obj(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G", "members": members.clone()}),
+        );
         let mut more = members.clone();
         more.remove(10);
         more.push(json!({"value": "new"}));
-        let b = obj(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G", "members": more}));
+        let b = obj(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G", "members": more}),
+        );
         let ops = diff(&a, &b, &ctx);
         assert_eq!(ops.len(), 2, "{ops:?}");
         assert_eq!(ops[0].path.as_deref(), Some(r#"members[value eq "u10"]"#));
@@ -214,11 +288,15 @@ mod tests {
     #[test]
     fn complex_and_extension_changes() {
         let ctx = Context::user();
-        let a = obj(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        let a = obj(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
             "id": "1", "userName": "a", "name": {"givenName": "A", "middleName": "M"},
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "X"}}));
-        let b = obj(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "id": "1", "userName": "b", "name": {"givenName": "B"}, "active": false}));
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "X"}}),
+        );
+        let b = obj(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "id": "1", "userName": "b", "name": {"givenName": "B"}, "active": false}),
+        );
         let ops = diff(&a, &b, &ctx);
         let mut c = a.clone();
         apply_operations(&mut c, &ops, &ctx, &Compat::strict()).unwrap();

@@ -142,7 +142,11 @@ pub struct ScimError {
 impl ScimError {
     /// An error with any status and keyword.
     pub fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
-        ScimError { status, scim_type, detail: detail.into() }
+        ScimError {
+            status,
+            scim_type,
+            detail: detail.into(),
+        }
     }
 
     /// An error whose status is the one RFC 7644 pairs with `scim_type` (400, 403 or 409).
@@ -211,7 +215,10 @@ struct Wire {
     scim_type: Option<ScimType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
-    #[serde(serialize_with = "status_as_string", deserialize_with = "status_from_any")]
+    #[serde(
+        serialize_with = "status_as_string",
+        deserialize_with = "status_from_any"
+    )]
     status: u16,
 }
 
@@ -248,7 +255,11 @@ impl Serialize for ScimError {
 impl<'de> Deserialize<'de> for ScimError {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let w = Wire::deserialize(d)?;
-        Ok(ScimError { status: w.status, scim_type: w.scim_type, detail: w.detail.unwrap_or_default() })
+        Ok(ScimError {
+            status: w.status,
+            scim_type: w.scim_type,
+            detail: w.detail.unwrap_or_default(),
+        })
     }
 }
 
@@ -279,8 +290,18 @@ mod tests {
     #[test]
     fn every_keyword_round_trips() {
         for k in [
-            "invalidFilter", "tooMany", "uniqueness", "mutability", "invalidSyntax", "invalidPath",
-            "noTarget", "invalidValue", "invalidVers", "sensitive", "invalidCursor", "expiredCursor",
+            "invalidFilter",
+            "tooMany",
+            "uniqueness",
+            "mutability",
+            "invalidSyntax",
+            "invalidPath",
+            "noTarget",
+            "invalidValue",
+            "invalidVers",
+            "sensitive",
+            "invalidCursor",
+            "expiredCursor",
             "invalidCount",
         ] {
             let t = ScimType::parse(k);

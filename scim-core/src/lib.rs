@@ -50,17 +50,19 @@ pub mod projection;
 pub mod resource;
 pub mod schema;
 pub mod sort;
+pub mod validate;
 
 pub use compat::Compat;
 pub use diff::diff;
 pub use error::{ScimError, ScimResult, ScimType};
 pub use filter::{CompValue, CompareOp, Filter, FilterError};
 pub use messages::{
-    BulkOperation, BulkOperationResponse, BulkRequest, BulkResponse, ListResponse, PatchOp, PatchOpKind,
-    PatchOperation, SearchRequest, SortOrder,
+    BulkOperation, BulkOperationResponse, BulkRequest, BulkResponse, ListResponse, PatchOp,
+    PatchOpKind, PatchOperation, SearchRequest, SortOrder,
 };
 pub use patch::{apply_operations, apply_patch, PatchOutcome};
 pub use path::{AttrPath, PatchPath};
 pub use projection::Projection;
 pub use resource::{Context, EnterpriseUser, Group, JsonMap, Meta, Resource, User};
 pub use schema::{AttributeDef, AttributeType, ResourceType, Schema, SchemaRegistry};
+pub use validate::{prepare_create, prepare_replace};

@@ -54,10 +54,18 @@ pub struct ListResponse<T = Value> {
     #[serde(deserialize_with = "de_u64", default)]
     pub total_results: u64,
     /// Number of resources in this page.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_opt_usize")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_opt_usize"
+    )]
     pub items_per_page: Option<u64>,
     /// 1-based index of the first result (index pagination).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_opt_usize")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_opt_usize"
+    )]
     pub start_index: Option<u64>,
     /// RFC 9865: cursor for the next page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -139,7 +147,11 @@ fn de_attr_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
 
 /// Splits a comma-separated `attributes` list.
 pub fn split_attr_list(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Query parameters as a POST `/.search` body (RFC 7644 §3.4.3; RFC 9865 §2.1 `cursor`).
@@ -151,10 +163,18 @@ pub struct SearchRequest {
     #[serde(default)]
     pub schemas: Vec<String>,
     /// Attributes to return.
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "de_attr_list")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_attr_list"
+    )]
     pub attributes: Vec<String>,
     /// Attributes to leave out.
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "de_attr_list")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "de_attr_list"
+    )]
     pub excluded_attributes: Vec<String>,
     /// The filter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -166,10 +186,18 @@ pub struct SearchRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort_order: Option<SortOrder>,
     /// 1-based start index.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_opt_i64")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_opt_i64"
+    )]
     pub start_index: Option<i64>,
     /// Page size.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "de_opt_i64")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_opt_i64"
+    )]
     pub count: Option<i64>,
     /// RFC 9865 cursor (`""` asks for the first page).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,7 +222,10 @@ fn de_opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> 
 impl SearchRequest {
     /// A request with the SearchRequest schema.
     pub fn new() -> Self {
-        SearchRequest { schemas: vec![SEARCH_REQUEST.to_string()], ..Default::default() }
+        SearchRequest {
+            schemas: vec![SEARCH_REQUEST.to_string()],
+            ..Default::default()
+        }
     }
     /// Builder: filter.
     pub fn filter(mut self, f: impl ToString) -> Self {
@@ -204,9 +235,13 @@ impl SearchRequest {
     /// Reads a search request body; errors are `400 invalidSyntax` / `invalidValue`.
     pub fn from_json(v: Value) -> ScimResult<SearchRequest> {
         if !v.is_object() {
-            return Err(ScimError::invalid_syntax(format!("a SearchRequest must be an object, not {}", json_kind(&v))));
+            return Err(ScimError::invalid_syntax(format!(
+                "a SearchRequest must be an object, not {}",
+                json_kind(&v)
+            )));
         }
-        serde_json::from_value(v).map_err(|e| ScimError::invalid_value(format!("invalid SearchRequest: {e}")))
+        serde_json::from_value(v)
+            .map_err(|e| ScimError::invalid_value(format!("invalid SearchRequest: {e}")))
     }
 }
 
@@ -269,15 +304,27 @@ pub struct PatchOperation {
 impl PatchOperation {
     /// An `add`.
     pub fn add(path: Option<&str>, value: Value) -> Self {
-        PatchOperation { op: PatchOpKind::Add, path: path.map(str::to_string), value: Some(value) }
+        PatchOperation {
+            op: PatchOpKind::Add,
+            path: path.map(str::to_string),
+            value: Some(value),
+        }
     }
     /// A `replace`.
     pub fn replace(path: Option<&str>, value: Value) -> Self {
-        PatchOperation { op: PatchOpKind::Replace, path: path.map(str::to_string), value: Some(value) }
+        PatchOperation {
+            op: PatchOpKind::Replace,
+            path: path.map(str::to_string),
+            value: Some(value),
+        }
     }
     /// A `remove`.
     pub fn remove(path: &str) -> Self {
-        PatchOperation { op: PatchOpKind::Remove, path: Some(path.to_string()), value: None }
+        PatchOperation {
+            op: PatchOpKind::Remove,
+            path: Some(path.to_string()),
+            value: None,
+        }
     }
 }
 
@@ -295,60 +342,103 @@ pub struct PatchOp {
 impl PatchOp {
     /// A PatchOp with the given operations.
     pub fn new(operations: Vec<PatchOperation>) -> Self {
-        PatchOp { schemas: vec![PATCH_OP.to_string()], operations }
+        PatchOp {
+            schemas: vec![PATCH_OP.to_string()],
+            operations,
+        }
     }
 
     /// Reads a PatchOp body, checking its shape; every problem is a `400` naming the operation.
     pub fn from_json(v: &Value, compat: &Compat) -> ScimResult<PatchOp> {
         let obj = v.as_object().ok_or_else(|| {
-            ScimError::invalid_syntax(format!("a PatchOp body must be a JSON object, not {}", json_kind(v)))
+            ScimError::invalid_syntax(format!(
+                "a PatchOp body must be a JSON object, not {}",
+                json_kind(v)
+            ))
         })?;
         match get_ci(obj, "schemas") {
-            Some(Value::Array(s)) if s.iter().any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP))) => {}
+            Some(Value::Array(s))
+                if s.iter()
+                    .any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP))) => {}
             None if compat.missing_message_schema => {}
             _ => {
-                return Err(ScimError::invalid_syntax(format!("a PatchOp body must list {PATCH_OP} in \"schemas\"")))
+                return Err(ScimError::invalid_syntax(format!(
+                    "a PatchOp body must list {PATCH_OP} in \"schemas\""
+                )))
             }
         }
         let ops = match get_ci(obj, "Operations") {
             Some(Value::Array(ops)) if !ops.is_empty() => ops,
-            Some(Value::Array(_)) => return Err(ScimError::invalid_value("\"Operations\" must not be empty")),
-            Some(other) => {
-                return Err(ScimError::invalid_syntax(format!("\"Operations\" must be an array, not {}", json_kind(other))))
+            Some(Value::Array(_)) => {
+                return Err(ScimError::invalid_value("\"Operations\" must not be empty"))
             }
-            None => return Err(ScimError::invalid_syntax("a PatchOp body needs \"Operations\"")),
+            Some(other) => {
+                return Err(ScimError::invalid_syntax(format!(
+                    "\"Operations\" must be an array, not {}",
+                    json_kind(other)
+                )))
+            }
+            None => {
+                return Err(ScimError::invalid_syntax(
+                    "a PatchOp body needs \"Operations\"",
+                ))
+            }
         };
         let mut operations = Vec::with_capacity(ops.len());
         for (i, op) in ops.iter().enumerate() {
             let o = op.as_object().ok_or_else(|| {
-                ScimError::invalid_syntax(format!("Operations[{i}] must be an object, not {}", json_kind(op)))
+                ScimError::invalid_syntax(format!(
+                    "Operations[{i}] must be an object, not {}",
+                    json_kind(op)
+                ))
             })?;
             let kind = match get_ci(o, "op") {
-                Some(Value::String(s)) => PatchOpKind::parse(s, compat.case_insensitive_ops).ok_or_else(|| {
-                    ScimError::invalid_syntax(format!(
+                Some(Value::String(s)) => PatchOpKind::parse(s, compat.case_insensitive_ops)
+                    .ok_or_else(|| {
+                        ScimError::invalid_syntax(format!(
                         "Operations[{i}].op must be \"add\", \"replace\" or \"remove\", not {s:?}"
                     ))
-                })?,
+                    })?,
                 Some(other) => {
-                    return Err(ScimError::invalid_syntax(format!("Operations[{i}].op must be a string, not {}", json_kind(other))))
+                    return Err(ScimError::invalid_syntax(format!(
+                        "Operations[{i}].op must be a string, not {}",
+                        json_kind(other)
+                    )))
                 }
-                None => return Err(ScimError::invalid_syntax(format!("Operations[{i}] has no \"op\""))),
+                None => {
+                    return Err(ScimError::invalid_syntax(format!(
+                        "Operations[{i}] has no \"op\""
+                    )))
+                }
             };
             let path = match get_ci(o, "path") {
                 None | Some(Value::Null) => None,
                 Some(Value::String(s)) if s.trim().is_empty() => None,
                 Some(Value::String(s)) => Some(s.clone()),
                 Some(other) => {
-                    return Err(ScimError::invalid_path(format!("Operations[{i}].path must be a string, not {}", json_kind(other))))
+                    return Err(ScimError::invalid_path(format!(
+                        "Operations[{i}].path must be a string, not {}",
+                        json_kind(other)
+                    )))
                 }
             };
             let value = get_ci(o, "value").cloned();
             if kind != PatchOpKind::Remove && value.is_none() {
-                return Err(ScimError::invalid_value(format!("Operations[{i}] ({}) needs a \"value\"", kind.as_str())));
+                return Err(ScimError::invalid_value(format!(
+                    "Operations[{i}] ({}) needs a \"value\"",
+                    kind.as_str()
+                )));
             }
-            operations.push(PatchOperation { op: kind, path, value });
+            operations.push(PatchOperation {
+                op: kind,
+                path,
+                value,
+            });
         }
-        Ok(PatchOp { schemas: vec![PATCH_OP.to_string()], operations })
+        Ok(PatchOp {
+            schemas: vec![PATCH_OP.to_string()],
+            operations,
+        })
     }
 }
 
@@ -390,7 +480,11 @@ pub struct BulkRequest {
 impl BulkRequest {
     /// A bulk request with the given operations.
     pub fn new(operations: Vec<BulkOperation>) -> Self {
-        BulkRequest { schemas: vec![BULK_REQUEST.to_string()], fail_on_errors: None, operations }
+        BulkRequest {
+            schemas: vec![BULK_REQUEST.to_string()],
+            fail_on_errors: None,
+            operations,
+        }
     }
 }
 
@@ -411,7 +505,10 @@ pub struct BulkOperationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// HTTP status (written as a string, as the RFC shows; read from either form).
-    #[serde(serialize_with = "status_str", deserialize_with = "crate::error::status_from_any")]
+    #[serde(
+        serialize_with = "status_str",
+        deserialize_with = "crate::error::status_from_any"
+    )]
     pub status: u16,
     /// Response body: a SCIM error for failed operations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -436,7 +533,10 @@ pub struct BulkResponse {
 impl BulkResponse {
     /// A bulk response with the given results.
     pub fn new(operations: Vec<BulkOperationResponse>) -> Self {
-        BulkResponse { schemas: vec![BULK_RESPONSE.to_string()], operations }
+        BulkResponse {
+            schemas: vec![BULK_RESPONSE.to_string()],
+            operations,
+        }
     }
 }
 
@@ -465,11 +565,19 @@ mod tests {
         let p = PatchOp::from_json(&json!({"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}), &c).unwrap();
         assert_eq!(p.operations[0].op, PatchOpKind::Replace);
         let strict = Compat::strict();
-        assert!(PatchOp::from_json(&json!({"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "value": {}}]}), &strict).is_err());
-        for bad in [json!([]), json!({"schemas": [PATCH_OP]}), json!({"schemas": [PATCH_OP], "Operations": []}),
-                    json!({"schemas": [PATCH_OP], "Operations": [{"op": "move"}]}),
-                    json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "x"}]}),
-                    json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": 3, "value": 1}]})] {
+        assert!(PatchOp::from_json(
+            &json!({"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "value": {}}]}),
+            &strict
+        )
+        .is_err());
+        for bad in [
+            json!([]),
+            json!({"schemas": [PATCH_OP]}),
+            json!({"schemas": [PATCH_OP], "Operations": []}),
+            json!({"schemas": [PATCH_OP], "Operations": [{"op": "move"}]}),
+            json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "x"}]}),
+            json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": 3, "value": 1}]}),
+        ] {
             let e = PatchOp::from_json(&bad, &c).unwrap_err();
             assert_eq!(e.status, 400, "{bad}");
         }

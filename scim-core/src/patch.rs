@@ -59,7 +59,11 @@ pub fn apply_operations(
     let engine = Engine { ctx, compat };
     for (i, op) in ops.iter().enumerate() {
         engine.apply_one(&mut work, op).map_err(|mut e| {
-            let path = op.path.as_deref().map(|p| format!(" {p:?}")).unwrap_or_default();
+            let path = op
+                .path
+                .as_deref()
+                .map(|p| format!(" {p:?}"))
+                .unwrap_or_default();
             e.detail = format!("Operations[{i}] ({}{path}): {}", op.op.as_str(), e.detail);
             e
         })?;
@@ -79,7 +83,11 @@ struct Engine<'a, 'c> {
 }
 
 /// The object (resource root or extension object) an attribute lives in.
-fn container_mut<'m>(map: &'m mut JsonMap, r: &ResolvedAttr<'_>, create: bool) -> Option<&'m mut JsonMap> {
+fn container_mut<'m>(
+    map: &'m mut JsonMap,
+    r: &ResolvedAttr<'_>,
+    create: bool,
+) -> Option<&'m mut JsonMap> {
     match r.extension_key() {
         None => Some(map),
         Some(urn) => {
@@ -132,11 +140,14 @@ fn values_equal(a: &Value, b: &Value, def: Option<&AttributeDef>) -> bool {
             }
             fold(x, ce) == fold(y, ce)
         }
-        (Value::Number(x), Value::Number(y)) => crate::filter::eval::compare_numbers(x, y) == Some(std::cmp::Ordering::Equal),
+        (Value::Number(x), Value::Number(y)) => {
+            crate::filter::eval::compare_numbers(x, y) == Some(std::cmp::Ordering::Equal)
+        }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
                 && x.iter().all(|(k, v)| {
-                    get_ci(y, k).is_some_and(|w| values_equal(v, w, def.and_then(|d| d.sub_attribute(k))))
+                    get_ci(y, k)
+                        .is_some_and(|w| values_equal(v, w, def.and_then(|d| d.sub_attribute(k))))
                 })
         }
         (Value::Array(x), Value::Array(y)) => {
@@ -152,7 +163,9 @@ fn same_element(a: &Value, b: &Value, def: &AttributeDef) -> bool {
     if !def.is_complex() {
         return values_equal(a, b, Some(def));
     }
-    let (Some(x), Some(y)) = (a.as_object(), b.as_object()) else { return a == b };
+    let (Some(x), Some(y)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
     match (get_ci(x, "value"), get_ci(y, "value")) {
         (Some(vx), Some(vy)) => {
             values_equal(vx, vy, def.sub_attribute("value"))
@@ -166,7 +179,10 @@ fn same_element(a: &Value, b: &Value, def: &AttributeDef) -> bool {
 }
 
 fn is_primary(v: &Value) -> bool {
-    v.as_object().and_then(|o| get_ci(o, "primary")).and_then(Value::as_bool) == Some(true)
+    v.as_object()
+        .and_then(|o| get_ci(o, "primary"))
+        .and_then(Value::as_bool)
+        == Some(true)
 }
 
 fn clear_other_primaries(items: &mut [Value], keep: usize) {
@@ -188,9 +204,14 @@ impl Engine<'_, '_> {
         match &op.path {
             None => {
                 if op.op == PatchOpKind::Remove {
-                    return Err(ScimError::no_target("remove needs a \"path\" (RFC 7644 §3.5.2.2)"));
+                    return Err(ScimError::no_target(
+                        "remove needs a \"path\" (RFC 7644 §3.5.2.2)",
+                    ));
                 }
-                let value = op.value.as_ref().ok_or_else(|| ScimError::invalid_value("missing \"value\""))?;
+                let value = op
+                    .value
+                    .as_ref()
+                    .ok_or_else(|| ScimError::invalid_value("missing \"value\""))?;
                 let obj = value.as_object().ok_or_else(|| {
                     ScimError::invalid_value(format!(
                         "without a \"path\", \"value\" must be an object of attributes, not {}",
@@ -215,7 +236,13 @@ impl Engine<'_, '_> {
         }
     }
 
-    fn apply_at(&self, work: &mut JsonMap, kind: PatchOpKind, path: &PatchPath, value: Option<&Value>) -> ScimResult<()> {
+    fn apply_at(
+        &self,
+        work: &mut JsonMap,
+        kind: PatchOpKind,
+        path: &PatchPath,
+        value: Option<&Value>,
+    ) -> ScimResult<()> {
         let target = self.ctx.resolve(&path.attr).ok_or_else(|| {
             ScimError::invalid_path(format!(
                 "{} is not an attribute of {}",
@@ -245,7 +272,9 @@ impl Engine<'_, '_> {
         value: Option<&Value>,
     ) -> ScimResult<()> {
         if path.filter.is_some() {
-            return Err(ScimError::invalid_path("a schema URN cannot take a value filter"));
+            return Err(ScimError::invalid_path(
+                "a schema URN cannot take a value filter",
+            ));
         }
         match kind {
             PatchOpKind::Remove => {
@@ -264,9 +293,14 @@ impl Engine<'_, '_> {
                 Some(Value::Object(o)) => {
                     for (k, v) in o {
                         let p = PatchPath {
-                            attr: AttrPath::parse(k).map(|a| a.with_urn(schema.id.clone())).map_err(|e| {
-                                ScimError::invalid_path(format!("key {k:?} in \"value\": {}", e.detail))
-                            })?,
+                            attr: AttrPath::parse(k)
+                                .map(|a| a.with_urn(schema.id.clone()))
+                                .map_err(|e| {
+                                    ScimError::invalid_path(format!(
+                                        "key {k:?} in \"value\": {}",
+                                        e.detail
+                                    ))
+                                })?,
                             filter: None,
                         };
                         // `name.sub` keys arrive as name + sub; keep the URN qualification.
@@ -284,12 +318,19 @@ impl Engine<'_, '_> {
     }
 
     /// Mutability (RFC 7643 §2.2): readOnly never; immutable only while unassigned.
-    fn check_mutable(&self, attr: &AttributeDef, current: Option<&Value>, removing: bool) -> ScimResult<()> {
+    fn check_mutable(
+        &self,
+        attr: &AttributeDef,
+        current: Option<&Value>,
+        removing: bool,
+    ) -> ScimResult<()> {
         match attr.mutability {
-            Mutability::ReadOnly => Err(ScimError::mutability(format!("{} is readOnly", attr.name))),
-            Mutability::Immutable if current.is_some_and(|c| !is_unassigned(c)) || removing => {
-                Err(ScimError::mutability(format!("{} is immutable and already set", attr.name)))
+            Mutability::ReadOnly => {
+                Err(ScimError::mutability(format!("{} is readOnly", attr.name)))
             }
+            Mutability::Immutable if current.is_some_and(|c| !is_unassigned(c)) || removing => Err(
+                ScimError::mutability(format!("{} is immutable and already set", attr.name)),
+            ),
             _ => Ok(()),
         }
     }
@@ -320,12 +361,16 @@ impl Engine<'_, '_> {
             (_, v) => v,
         };
 
-        let current = crate::resource::container(work, r).and_then(|c| get_ci(c, name)).cloned();
+        let current = crate::resource::container(work, r)
+            .and_then(|c| get_ci(c, name))
+            .cloned();
         // Sending what is already there is not a modification (even for readOnly attributes).
         if kind != PatchOpKind::Remove && filter.is_none() && r.sub.is_none() {
             if let (Some(cur), Some(v)) = (&current, value) {
                 if let Ok(coerced) = self.coerce(v, attr, attr.multi_valued) {
-                    if values_equal(cur, &coerced, Some(attr)) && attr.mutability != Mutability::WriteOnly {
+                    if values_equal(cur, &coerced, Some(attr))
+                        && attr.mutability != Mutability::WriteOnly
+                    {
                         return Ok(());
                     }
                 }
@@ -336,7 +381,10 @@ impl Engine<'_, '_> {
         }
         let sub_immutable = r.sub.is_some_and(|s| s.mutability == Mutability::ReadOnly);
         if sub_immutable {
-            return Err(ScimError::mutability(format!("{name}.{} is readOnly", r.sub.map(|s| s.name.as_str()).unwrap_or(""))));
+            return Err(ScimError::mutability(format!(
+                "{name}.{} is readOnly",
+                r.sub.map(|s| s.name.as_str()).unwrap_or("")
+            )));
         }
 
         let cont = container_mut(work, r, kind != PatchOpKind::Remove)
@@ -348,49 +396,40 @@ impl Engine<'_, '_> {
             (k, None) => self.set_plain(k, r, cur, value.unwrap_or(&Value::Null)),
             (k, Some(f)) => self.set_filtered(k, r, cur, f, value.unwrap_or(&Value::Null)),
         };
-        match result {
-            Ok(new) => {
-                put_attr(cont, name, new);
-                if cont.is_empty() {
-                    if let Some(urn) = r.extension_key() {
-                        crate::resource::remove_ci(work, urn);
-                    }
-                }
-                Ok(())
-            }
-            Err((e, old)) => {
-                put_attr(cont, name, old);
-                Err(e)
+        // On error the working copy is discarded by `apply_operations`, so nothing to restore.
+        put_attr(cont, name, result?);
+        if cont.is_empty() {
+            if let Some(urn) = r.extension_key() {
+                crate::resource::remove_ci(work, urn);
             }
         }
+        Ok(())
     }
 
     fn remove_sub_everywhere(&self, work: &mut JsonMap, r: &ResolvedAttr<'_>) -> ScimResult<()> {
         if r.attr.mutability == Mutability::ReadOnly {
-            return Err(ScimError::mutability(format!("{} is readOnly", r.attr.name)));
+            return Err(ScimError::mutability(format!(
+                "{} is readOnly",
+                r.attr.name
+            )));
         }
-        let Some(cont) = container_mut(work, r, false) else { return Ok(()) };
-        let cur = take_attr(cont, &r.attr.name);
-        let new = match self.remove_plain(r, cur, None) {
-            Ok(v) => v,
-            Err((e, old)) => {
-                put_attr(cont, &r.attr.name, old);
-                return Err(e);
-            }
+        let Some(cont) = container_mut(work, r, false) else {
+            return Ok(());
         };
+        let cur = take_attr(cont, &r.attr.name);
+        let new = self.remove_plain(r, cur, None)?;
         put_attr(cont, &r.attr.name, new);
         Ok(())
     }
 
     // ----- remove -----
 
-    #[allow(clippy::type_complexity)]
     fn remove_plain(
         &self,
         r: &ResolvedAttr<'_>,
         cur: Option<Value>,
         value: Option<&Value>,
-    ) -> Result<Option<Value>, (ScimError, Option<Value>)> {
+    ) -> ScimResult<Option<Value>> {
         let attr = r.attr;
         let Some(cur) = cur else { return Ok(None) };
         match r.sub {
@@ -401,7 +440,7 @@ impl Engine<'_, '_> {
                         let selectors = match self.coerce(v, attr, true) {
                             Ok(Value::Array(a)) => a,
                             Ok(other) => vec![other],
-                            Err(e) => return Err((e, Some(cur))),
+                            Err(e) => return Err(e),
                         };
                         let mut items = match cur {
                             Value::Array(a) => a,
@@ -411,23 +450,21 @@ impl Engine<'_, '_> {
                         return Ok(Some(Value::Array(items)));
                     }
                 }
-                if let Err(e) = self.check_mutable(attr, Some(&cur), true) {
-                    return Err((e, Some(cur)));
-                }
+                self.check_mutable(attr, Some(&cur), true)?;
                 if attr.required {
-                    return Err((
-                        ScimError::invalid_value(format!("{} is required and cannot be removed", attr.name)),
-                        Some(cur),
-                    ));
+                    return Err(ScimError::invalid_value(format!(
+                        "{} is required and cannot be removed",
+                        attr.name
+                    )));
                 }
                 Ok(None)
             }
             Some(sub) => {
                 if sub.required || sub.mutability == Mutability::Immutable {
-                    return Err((
-                        ScimError::mutability(format!("{}.{} cannot be removed", attr.name, sub.name)),
-                        Some(cur),
-                    ));
+                    return Err(ScimError::mutability(format!(
+                        "{}.{} cannot be removed",
+                        attr.name, sub.name
+                    )));
                 }
                 Ok(Some(match cur {
                     Value::Array(items) => Value::Array(
@@ -451,13 +488,12 @@ impl Engine<'_, '_> {
         }
     }
 
-    #[allow(clippy::type_complexity)]
     fn remove_filtered(
         &self,
         r: &ResolvedAttr<'_>,
         cur: Option<Value>,
         f: &Filter,
-    ) -> Result<Option<Value>, (ScimError, Option<Value>)> {
+    ) -> ScimResult<Option<Value>> {
         let attr = r.attr;
         let mut items = match cur {
             Some(Value::Array(a)) => a,
@@ -472,7 +508,10 @@ impl Engine<'_, '_> {
             if self.compat.idempotent_remove {
                 return Ok(cur);
             }
-            return Err((ScimError::no_target(format!("no value of {} matches [{f}]", attr.name)), cur));
+            return Err(ScimError::no_target(format!(
+                "no value of {} matches [{f}]",
+                attr.name
+            )));
         }
         match r.sub {
             None => {
@@ -485,10 +524,10 @@ impl Engine<'_, '_> {
             }
             Some(sub) => {
                 if sub.required || sub.mutability == Mutability::Immutable {
-                    return Err((
-                        ScimError::mutability(format!("{}.{} cannot be removed", attr.name, sub.name)),
-                        Some(Value::Array(items)),
-                    ));
+                    return Err(ScimError::mutability(format!(
+                        "{}.{} cannot be removed",
+                        attr.name, sub.name
+                    )));
                 }
                 for &h in &hits {
                     if let Some(o) = items[h].as_object_mut() {
@@ -503,53 +542,43 @@ impl Engine<'_, '_> {
 
     // ----- add / replace -----
 
-    #[allow(clippy::type_complexity)]
     fn set_plain(
         &self,
         kind: PatchOpKind,
         r: &ResolvedAttr<'_>,
         cur: Option<Value>,
         value: &Value,
-    ) -> Result<Option<Value>, (ScimError, Option<Value>)> {
+    ) -> ScimResult<Option<Value>> {
         let attr = r.attr;
         match r.sub {
             Some(sub) => {
                 if attr.multi_valued {
-                    return Err((
-                        ScimError::invalid_path(format!(
+                    return Err(ScimError::invalid_path(format!(
                             "{}.{} addresses every value of a multi-valued attribute; select values with a filter such as {}[type eq \"work\"].{}",
                             attr.name, sub.name, attr.name, sub.name
-                        )),
-                        cur,
-                    ));
+                        )));
                 }
-                let v = match self.coerce(value, sub, sub.multi_valued) {
-                    Ok(v) => v,
-                    Err(e) => return Err((e, cur)),
-                };
+                let v = self.coerce(value, sub, sub.multi_valued)?;
                 let mut obj = match cur {
                     Some(Value::Object(o)) => o,
                     _ => Map::new(),
                 };
                 if let Some(existing) = get_ci(&obj, &sub.name) {
-                    if sub.mutability == Mutability::Immutable && !values_equal(existing, &v, Some(sub)) {
-                        return Err((
-                            ScimError::mutability(format!("{}.{} is immutable", attr.name, sub.name)),
-                            Some(Value::Object(obj)),
-                        ));
+                    if sub.mutability == Mutability::Immutable
+                        && !values_equal(existing, &v, Some(sub))
+                    {
+                        return Err(ScimError::mutability(format!(
+                            "{}.{} is immutable",
+                            attr.name, sub.name
+                        )));
                     }
                 }
                 put_attr(&mut obj, &sub.name, Some(v));
                 Ok(Some(Value::Object(obj)))
             }
             None => {
-                let v = match self.coerce(value, attr, attr.multi_valued) {
-                    Ok(v) => v,
-                    Err(e) => return Err((e, cur)),
-                };
-                if let Err(e) = self.check_mutable(attr, cur.as_ref(), false) {
-                    return Err((e, cur));
-                }
+                let v = self.coerce(value, attr, attr.multi_valued)?;
+                self.check_mutable(attr, cur.as_ref(), false)?;
                 if is_unassigned(&v) {
                     return Ok(None);
                 }
@@ -560,10 +589,10 @@ impl Engine<'_, '_> {
                     };
                     if kind == PatchOpKind::Replace {
                         if new_items.iter().filter(|i| is_primary(i)).count() > 1 {
-                            return Err((
-                                ScimError::invalid_value(format!("more than one value of {} is primary", attr.name)),
-                                cur,
-                            ));
+                            return Err(ScimError::invalid_value(format!(
+                                "more than one value of {} is primary",
+                                attr.name
+                            )));
                         }
                         return Ok(Some(Value::Array(new_items)));
                     }
@@ -596,12 +625,15 @@ impl Engine<'_, '_> {
                     };
                     if let Some(obj) = base.as_object() {
                         for (k, nv) in v.as_object().into_iter().flatten() {
-                            if let (Some(sub), Some(old)) = (attr.sub_attribute(k), get_ci(obj, k)) {
-                                if sub.mutability == Mutability::Immutable && !values_equal(old, nv, Some(sub)) {
-                                    return Err((
-                                        ScimError::mutability(format!("{}.{} is immutable", attr.name, sub.name)),
-                                        Some(base),
-                                    ));
+                            if let (Some(sub), Some(old)) = (attr.sub_attribute(k), get_ci(obj, k))
+                            {
+                                if sub.mutability == Mutability::Immutable
+                                    && !values_equal(old, nv, Some(sub))
+                                {
+                                    return Err(ScimError::mutability(format!(
+                                        "{}.{} is immutable",
+                                        attr.name, sub.name
+                                    )));
                                 }
                             }
                         }
@@ -615,7 +647,6 @@ impl Engine<'_, '_> {
         }
     }
 
-    #[allow(clippy::type_complexity)]
     fn set_filtered(
         &self,
         kind: PatchOpKind,
@@ -623,40 +654,33 @@ impl Engine<'_, '_> {
         cur: Option<Value>,
         f: &Filter,
         value: &Value,
-    ) -> Result<Option<Value>, (ScimError, Option<Value>)> {
+    ) -> ScimResult<Option<Value>> {
         let attr = r.attr;
         let mut items = match cur {
             Some(Value::Array(a)) => a,
             Some(other) => vec![other],
             None => Vec::new(),
         };
-        let restore = |items: Vec<Value>| (!items.is_empty()).then_some(Value::Array(items));
         let new_part = match r.sub {
             Some(sub) => self.coerce(value, sub, sub.multi_valued),
             None => self.coerce(value, attr, false),
         };
-        let new_part = match new_part {
-            Ok(v) => v,
-            Err(e) => return Err((e, restore(items))),
-        };
+        let new_part = new_part?;
         let hits: Vec<usize> = (0..items.len())
             .filter(|&i| element_matches(f, &items[i], Some(attr), self.ctx))
             .collect();
         if hits.is_empty() {
             if !self.compat.create_on_no_match {
-                return Err((
-                    ScimError::no_target(format!("no value of {} matches [{f}]", attr.name)),
-                    restore(items),
-                ));
+                return Err(ScimError::no_target(format!(
+                    "no value of {} matches [{f}]",
+                    attr.name
+                )));
             }
             let Some(mut element) = element_from_filter(f, attr) else {
-                return Err((
-                    ScimError::no_target(format!(
-                        "no value of {} matches [{f}], and the filter does not describe a new value",
-                        attr.name
-                    )),
-                    restore(items),
-                ));
+                return Err(ScimError::no_target(format!(
+                    "no value of {} matches [{f}], and the filter does not describe a new value",
+                    attr.name
+                )));
             };
             match r.sub {
                 Some(sub) => {
@@ -677,13 +701,17 @@ impl Engine<'_, '_> {
         for &h in &hits {
             match r.sub {
                 Some(sub) => {
-                    let Some(o) = items[h].as_object_mut() else { continue };
+                    let Some(o) = items[h].as_object_mut() else {
+                        continue;
+                    };
                     if let Some(existing) = get_ci(o, &sub.name) {
-                        if sub.mutability == Mutability::Immutable && !values_equal(existing, &new_part, Some(sub)) {
-                            return Err((
-                                ScimError::mutability(format!("{}.{} is immutable", attr.name, sub.name)),
-                                restore(items),
-                            ));
+                        if sub.mutability == Mutability::Immutable
+                            && !values_equal(existing, &new_part, Some(sub))
+                        {
+                            return Err(ScimError::mutability(format!(
+                                "{}.{} is immutable",
+                                attr.name, sub.name
+                            )));
                         }
                     }
                     crate::resource::remove_ci(o, &sub.name);
@@ -715,10 +743,16 @@ impl Engine<'_, '_> {
     /// §2.2 `required`).
     fn check_required(&self, before: &JsonMap, after: &JsonMap) -> ScimResult<()> {
         let rt = self.ctx.resource_type;
-        let Some(core) = self.ctx.registry.schema(&rt.schema) else { return Ok(()) };
+        let Some(core) = self.ctx.registry.schema(&rt.schema) else {
+            return Ok(());
+        };
         for a in core.attributes.iter().filter(|a| a.required) {
-            if get_ci(before, &a.name).is_some() && get_ci(after, &a.name).is_none_or(is_unassigned) {
-                return Err(ScimError::invalid_value(format!("{} is required and cannot be removed", a.name)));
+            if get_ci(before, &a.name).is_some() && get_ci(after, &a.name).is_none_or(is_unassigned)
+            {
+                return Err(ScimError::invalid_value(format!(
+                    "{} is required and cannot be removed",
+                    a.name
+                )));
             }
         }
         Ok(())
@@ -751,16 +785,26 @@ fn element_from_filter(f: &Filter, attr: &AttributeDef) -> Option<Value> {
                 collect(a, attr, out)?;
                 collect(b, attr, out)
             }
-            Filter::Compare { path, op: CompareOp::Eq, value } if path.urn.is_none() && path.sub.is_none() => {
+            Filter::Compare {
+                path,
+                op: CompareOp::Eq,
+                value,
+            } if path.urn.is_none() && path.sub.is_none() => {
                 let sub = attr.sub_attribute(&path.name);
-                let name = sub.map(|s| s.name.clone()).unwrap_or_else(|| path.name.clone());
+                let name = sub
+                    .map(|s| s.name.clone())
+                    .unwrap_or_else(|| path.name.clone());
                 let v = match value {
                     CompValue::Null => return None,
                     CompValue::Bool(b) => Value::Bool(*b),
                     CompValue::Number(n) => Value::Number(n.clone()),
                     CompValue::String(s) => match sub.map(|s| s.kind) {
-                        Some(AttributeType::Boolean) if s.eq_ignore_ascii_case("true") => Value::Bool(true),
-                        Some(AttributeType::Boolean) if s.eq_ignore_ascii_case("false") => Value::Bool(false),
+                        Some(AttributeType::Boolean) if s.eq_ignore_ascii_case("true") => {
+                            Value::Bool(true)
+                        }
+                        Some(AttributeType::Boolean) if s.eq_ignore_ascii_case("false") => {
+                            Value::Bool(false)
+                        }
                         _ => Value::String(s.clone()),
                     },
                 };
@@ -780,7 +824,12 @@ fn element_from_filter(f: &Filter, attr: &AttributeDef) -> Option<Value> {
 
 /// Type-checks and normalises a value against its definition (RFC 7643 §2.3).
 /// With `as_multi`, arrays are checked element-wise and a single value is wrapped.
-pub(crate) fn coerce_value(v: &Value, def: &AttributeDef, as_multi: bool, compat: &Compat) -> ScimResult<Value> {
+pub(crate) fn coerce_value(
+    v: &Value,
+    def: &AttributeDef,
+    as_multi: bool,
+    compat: &Compat,
+) -> ScimResult<Value> {
     if as_multi {
         let items: Vec<&Value> = match v {
             Value::Array(a) => a.iter().collect(),
@@ -841,7 +890,9 @@ pub(crate) fn coerce_value(v: &Value, def: &AttributeDef, as_multi: bool, compat
             }
             bad("an object")
         }
-        (AttributeType::Complex, Value::Array(a)) if compat.complex_shapes && !def.multi_valued && a.len() == 1 => {
+        (AttributeType::Complex, Value::Array(a))
+            if compat.complex_shapes && !def.multi_valued && a.len() == 1 =>
+        {
             coerce_value(&a[0], def, false, compat)
         }
         (AttributeType::Complex, _) => bad("an object"),
@@ -871,10 +922,16 @@ pub(crate) fn coerce_value(v: &Value, def: &AttributeDef, as_multi: bool, compat
                 )))
             }
         }
-        (AttributeType::String | AttributeType::Reference | AttributeType::Binary, Value::String(s)) => {
+        (
+            AttributeType::String | AttributeType::Reference | AttributeType::Binary,
+            Value::String(s),
+        ) => {
             if def.strict_canonical_values
                 && !def.canonical_values.is_empty()
-                && !def.canonical_values.iter().any(|c| c.eq_ignore_ascii_case(s))
+                && !def
+                    .canonical_values
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case(s))
             {
                 return Err(ScimError::invalid_value(format!(
                     "{} must be one of {:?}, not {s:?}",
@@ -886,4 +943,3 @@ pub(crate) fn coerce_value(v: &Value, def: &AttributeDef, as_multi: bool, compat
         (_, _) => bad("a string"),
     }
 }
-

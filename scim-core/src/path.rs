@@ -32,7 +32,11 @@ pub struct AttrPath {
 impl AttrPath {
     /// A plain attribute path `name`.
     pub fn new(name: impl Into<String>) -> Self {
-        AttrPath { urn: None, name: name.into(), sub: None }
+        AttrPath {
+            urn: None,
+            name: name.into(),
+            sub: None,
+        }
     }
     /// Builder: add a sub-attribute.
     pub fn with_sub(mut self, sub: impl Into<String>) -> Self {
@@ -62,7 +66,11 @@ impl AttrPath {
 
     /// The same path without its sub-attribute.
     pub fn parent(&self) -> AttrPath {
-        AttrPath { urn: self.urn.clone(), name: self.name.clone(), sub: None }
+        AttrPath {
+            urn: self.urn.clone(),
+            name: self.name.clone(),
+            sub: None,
+        }
     }
 }
 
@@ -174,7 +182,11 @@ pub(crate) fn split_token(token: &str) -> Result<AttrPath, String> {
             return Err(format!("{s:?} is not a valid sub-attribute name"));
         }
     }
-    Ok(AttrPath { urn, name: name.to_string(), sub: sub.map(str::to_string) })
+    Ok(AttrPath {
+        urn,
+        name: name.to_string(),
+        sub: sub.map(str::to_string),
+    })
 }
 
 #[cfg(test)]
@@ -187,7 +199,10 @@ mod tests {
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
         )
         .unwrap();
-        assert_eq!(p.urn.as_deref(), Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"));
+        assert_eq!(
+            p.urn.as_deref(),
+            Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
+        );
         assert_eq!(p.name, "manager");
         assert_eq!(p.sub.as_deref(), Some("value"));
     }
@@ -202,7 +217,16 @@ mod tests {
 
     #[test]
     fn bad_paths() {
-        for bad in ["", "1abc", "name.", "a.b.c", "emails[", "emails[type eq]", "members[value eq \"x\"]x", ":a"] {
+        for bad in [
+            "",
+            "1abc",
+            "name.",
+            "a.b.c",
+            "emails[",
+            "emails[type eq]",
+            "members[value eq \"x\"]x",
+            ":a",
+        ] {
             let e = PatchPath::parse(bad).unwrap_err();
             assert_eq!(e.scim_type, Some(crate::ScimType::InvalidPath), "{bad}");
         }

@@ -42,17 +42,26 @@ impl Projection {
     /// Parses the two lists (each entry an attribute path). A malformed path is
     /// `400 invalidValue`; paths naming no attribute are ignored, as RFC 7644 §3.9 asks
     /// nothing else of them.
-    pub fn new<A: AsRef<str>, E: AsRef<str>>(attributes: &[A], excluded: &[E], ctx: &Context<'_>) -> ScimResult<Self> {
+    pub fn new<A: AsRef<str>, E: AsRef<str>>(
+        attributes: &[A],
+        excluded: &[E],
+        ctx: &Context<'_>,
+    ) -> ScimResult<Self> {
         let resolve = |list: &[&str]| -> ScimResult<Vec<Sel>> {
             let mut out = Vec::new();
             for raw in list {
                 let p = AttrPath::parse(raw).map_err(|e| {
-                    ScimError::invalid_value(format!("invalid attribute name {raw:?}: {}", e.detail))
+                    ScimError::invalid_value(format!(
+                        "invalid attribute name {raw:?}: {}",
+                        e.detail
+                    ))
                 })?;
                 match ctx.resolve(&p) {
-                    Some(Target::Extension(s)) => {
-                        out.push(Sel { ext: Some(s.id.to_ascii_lowercase()), name: None, sub: None })
-                    }
+                    Some(Target::Extension(s)) => out.push(Sel {
+                        ext: Some(s.id.to_ascii_lowercase()),
+                        name: None,
+                        sub: None,
+                    }),
                     Some(Target::Attr(r)) => out.push(Sel {
                         ext: r.extension_key().map(str::to_ascii_lowercase),
                         name: Some(r.attr.name.to_ascii_lowercase()),
@@ -72,13 +81,25 @@ impl Projection {
         };
         let a: Vec<&str> = attributes.iter().map(AsRef::as_ref).collect();
         let e: Vec<&str> = excluded.iter().map(AsRef::as_ref).collect();
-        Ok(Projection { has_attributes: !a.is_empty(), attributes: resolve(&a)?, excluded: resolve(&e)? })
+        Ok(Projection {
+            has_attributes: !a.is_empty(),
+            attributes: resolve(&a)?,
+            excluded: resolve(&e)?,
+        })
     }
 
     /// Parses comma-separated lists as they arrive in a query string.
-    pub fn from_query(attributes: Option<&str>, excluded: Option<&str>, ctx: &Context<'_>) -> ScimResult<Self> {
-        let a = attributes.map(crate::messages::split_attr_list).unwrap_or_default();
-        let e = excluded.map(crate::messages::split_attr_list).unwrap_or_default();
+    pub fn from_query(
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+        ctx: &Context<'_>,
+    ) -> ScimResult<Self> {
+        let a = attributes
+            .map(crate::messages::split_attr_list)
+            .unwrap_or_default();
+        let e = excluded
+            .map(crate::messages::split_attr_list)
+            .unwrap_or_default();
         Projection::new(&a, &e, ctx)
     }
 
@@ -93,7 +114,9 @@ impl Projection {
             });
         }
         self.excluded.iter().any(|s| {
-            s.ext == ext && s.sub.is_none() && (s.name.as_deref() == Some(name.as_str()) || (s.name.is_none() && ext.is_some()))
+            s.ext == ext
+                && s.sub.is_none()
+                && (s.name.as_deref() == Some(name.as_str()) || (s.name.is_none() && ext.is_some()))
         })
     }
 
@@ -135,7 +158,13 @@ impl Projection {
         out
     }
 
-    fn project_attr(&self, ext: Option<&str>, key: &str, v: &Value, def: Option<&AttributeDef>) -> Option<Value> {
+    fn project_attr(
+        &self,
+        ext: Option<&str>,
+        key: &str,
+        v: &Value,
+        def: Option<&AttributeDef>,
+    ) -> Option<Value> {
         let returned = def.map(|d| d.returned).unwrap_or_default();
         let name = key.to_ascii_lowercase();
         let ext = ext.map(str::to_string);
@@ -148,7 +177,9 @@ impl Projection {
             let sels: Vec<&Sel> = self
                 .attributes
                 .iter()
-                .filter(|s| s.ext == ext && (s.name.is_none() || s.name.as_deref() == Some(name.as_str())))
+                .filter(|s| {
+                    s.ext == ext && (s.name.is_none() || s.name.as_deref() == Some(name.as_str()))
+                })
                 .collect();
             if sels.is_empty() {
                 return None;
@@ -162,7 +193,12 @@ impl Projection {
         if returned == Returned::Request {
             return None;
         }
-        if ext.is_some() && self.excluded.iter().any(|s| s.ext == ext && s.name.is_none()) {
+        if ext.is_some()
+            && self
+                .excluded
+                .iter()
+                .any(|s| s.ext == ext && s.name.is_none())
+        {
             return None;
         }
         let sels: Vec<&Sel> = self
@@ -179,15 +215,23 @@ impl Projection {
         }
         keep_subs(v, def, |s| {
             !subs.iter().any(|x| x.eq_ignore_ascii_case(s))
-                || def.and_then(|d| d.sub_attribute(s)).is_some_and(|d| d.returned == Returned::Always)
+                || def
+                    .and_then(|d| d.sub_attribute(s))
+                    .is_some_and(|d| d.returned == Returned::Always)
         })
     }
 }
 
 /// Removes `returned: never` and `returned: request` sub-attributes.
 fn strip_never(v: &Value, def: Option<&AttributeDef>) -> Value {
-    let Some(def) = def.filter(|d| d.is_complex()) else { return v.clone() };
-    if def.sub_attributes.iter().all(|s| matches!(s.returned, Returned::Default | Returned::Always)) {
+    let Some(def) = def.filter(|d| d.is_complex()) else {
+        return v.clone();
+    };
+    if def
+        .sub_attributes
+        .iter()
+        .all(|s| matches!(s.returned, Returned::Default | Returned::Always))
+    {
         return v.clone();
     }
     keep_subs(v, Some(def), |_| true).unwrap_or(Value::Null)
@@ -251,24 +295,51 @@ mod tests {
         let ctx = Context::user();
         let p = Projection::all().apply(&user(), &ctx);
         assert!(!p.contains_key("password"));
-        let p = Projection::new(&["userName"], &[] as &[&str], &ctx).unwrap().apply(&user(), &ctx);
-        assert_eq!(Value::Object(p), json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "bjensen"}));
-        let p = Projection::new(&["password"], &[] as &[&str], &ctx).unwrap().apply(&user(), &ctx);
+        let p = Projection::new(&["userName"], &[] as &[&str], &ctx)
+            .unwrap()
+            .apply(&user(), &ctx);
+        assert_eq!(
+            Value::Object(p),
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "bjensen"})
+        );
+        let p = Projection::new(&["password"], &[] as &[&str], &ctx)
+            .unwrap()
+            .apply(&user(), &ctx);
         assert!(!p.contains_key("password"));
     }
 
     #[test]
     fn sub_attributes_and_extensions() {
         let ctx = Context::user();
-        let p = Projection::new(&["NAME.familyName", "emails.value", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"], &[] as &[&str], &ctx)
-            .unwrap()
-            .apply(&user(), &ctx);
+        let p = Projection::new(
+            &[
+                "NAME.familyName",
+                "emails.value",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+            ],
+            &[] as &[&str],
+            &ctx,
+        )
+        .unwrap()
+        .apply(&user(), &ctx);
         assert_eq!(p["name"], json!({"familyName": "J"}));
         assert_eq!(p["emails"], json!([{"value": "a@x"}]));
-        assert_eq!(p["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"], json!({"department": "D"}));
-        let p = Projection::new(&[] as &[&str], &["name.givenName", "emails", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "id"], &ctx)
-            .unwrap()
-            .apply(&user(), &ctx);
+        assert_eq!(
+            p["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            json!({"department": "D"})
+        );
+        let p = Projection::new(
+            &[] as &[&str],
+            &[
+                "name.givenName",
+                "emails",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+                "id",
+            ],
+            &ctx,
+        )
+        .unwrap()
+        .apply(&user(), &ctx);
         assert_eq!(p["name"], json!({"familyName": "J"}));
         assert!(!p.contains_key("emails"));
         assert!(!p.contains_key("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"));

@@ -22,21 +22,37 @@ pub fn sort_value<'r, 'c>(
     ctx: &Context<'c>,
 ) -> (Option<&'r Value>, Option<&'c AttributeDef>) {
     let Some(r) = ctx.resolve_attr(path) else {
-        return (get_ci(resource, &path.name).filter(|v| !v.is_object() && !v.is_array()), None);
+        return (
+            get_ci(resource, &path.name).filter(|v| !v.is_object() && !v.is_array()),
+            None,
+        );
     };
-    let Some(top) = lookup_attr(resource, &r) else { return (None, Some(r.def())) };
+    let Some(top) = lookup_attr(resource, &r) else {
+        return (None, Some(r.def()));
+    };
     let element = match top {
         Value::Array(items) => items
             .iter()
-            .find(|i| i.as_object().and_then(|o| get_ci(o, "primary")).and_then(Value::as_bool) == Some(true))
+            .find(|i| {
+                i.as_object()
+                    .and_then(|o| get_ci(o, "primary"))
+                    .and_then(Value::as_bool)
+                    == Some(true)
+            })
             .or_else(|| items.first()),
         other => Some(other),
     };
-    let Some(element) = element else { return (None, Some(r.def())) };
+    let Some(element) = element else {
+        return (None, Some(r.def()));
+    };
     match (r.sub, element) {
         (Some(sub), Value::Object(o)) => (get_ci(o, &sub.name), Some(sub)),
-        (None, Value::Object(o)) if r.attr.is_complex() => (get_ci(o, "value"), r.attr.sub_attribute("value")),
-        (None, v @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) => (Some(v), Some(r.attr)),
+        (None, Value::Object(o)) if r.attr.is_complex() => {
+            (get_ci(o, "value"), r.attr.sub_attribute("value"))
+        }
+        (None, v @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) => {
+            (Some(v), Some(r.attr))
+        }
         _ => (None, Some(r.def())),
     }
 }
@@ -73,7 +89,13 @@ fn rank(v: &Value) -> u8 {
 
 /// Compares two resources for `sortBy=path` in `order`, missing values last when ascending,
 /// ties broken by `id` (ascending, case-sensitive).
-pub fn compare_resources(a: &JsonMap, b: &JsonMap, path: &AttrPath, order: SortOrder, ctx: &Context<'_>) -> Ordering {
+pub fn compare_resources(
+    a: &JsonMap,
+    b: &JsonMap,
+    path: &AttrPath,
+    order: SortOrder,
+    ctx: &Context<'_>,
+) -> Ordering {
     let (va, def) = sort_value(a, path, ctx);
     let (vb, _) = sort_value(b, path, ctx);
     let primary = match (va, vb) {
@@ -82,7 +104,11 @@ pub fn compare_resources(a: &JsonMap, b: &JsonMap, path: &AttrPath, order: SortO
         (None, Some(_)) => Ordering::Greater,
         (None, None) => Ordering::Equal,
     };
-    let primary = if order == SortOrder::Descending { primary.reverse() } else { primary };
+    let primary = if order == SortOrder::Descending {
+        primary.reverse()
+    } else {
+        primary
+    };
     primary.then_with(|| {
         let ia = get_ci(a, "id").and_then(Value::as_str).unwrap_or("");
         let ib = get_ci(b, "id").and_then(Value::as_str).unwrap_or("");
@@ -101,7 +127,11 @@ mod tests {
     use serde_json::json;
 
     fn users(v: Value) -> Vec<JsonMap> {
-        v.as_array().unwrap().iter().map(|u| u.as_object().unwrap().clone()).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u.as_object().unwrap().clone())
+            .collect()
     }
 
     #[test]
@@ -113,14 +143,29 @@ mod tests {
             {"id": "3"},
             {"id": "4", "userName": "carol"}
         ]));
-        sort_resources(&mut u, &AttrPath::new("userName"), SortOrder::Ascending, &ctx);
+        sort_resources(
+            &mut u,
+            &AttrPath::new("userName"),
+            SortOrder::Ascending,
+            &ctx,
+        );
         let ids: Vec<_> = u.iter().map(|r| r["id"].as_str().unwrap()).collect();
         assert_eq!(ids, ["2", "1", "4", "3"]);
-        sort_resources(&mut u, &AttrPath::new("userName"), SortOrder::Descending, &ctx);
+        sort_resources(
+            &mut u,
+            &AttrPath::new("userName"),
+            SortOrder::Descending,
+            &ctx,
+        );
         let ids: Vec<_> = u.iter().map(|r| r["id"].as_str().unwrap()).collect();
         assert_eq!(ids, ["3", "4", "1", "2"]);
         // 2020-01-01T23:00-02:00 is 2020-01-02T01:00Z: after user 1.
-        sort_resources(&mut u, &AttrPath::parse("meta.created").unwrap(), SortOrder::Ascending, &ctx);
+        sort_resources(
+            &mut u,
+            &AttrPath::parse("meta.created").unwrap(),
+            SortOrder::Ascending,
+            &ctx,
+        );
         let ids: Vec<_> = u.iter().map(|r| r["id"].as_str().unwrap()).collect();
         assert_eq!(ids, ["1", "2", "3", "4"]);
     }

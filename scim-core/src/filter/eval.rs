@@ -34,7 +34,10 @@ pub fn matches(filter: &Filter, resource: &JsonMap, ctx: &Context<'_>) -> bool {
 
 enum Scope<'a> {
     Root(&'a JsonMap),
-    Element { value: &'a Value, def: Option<&'a AttributeDef> },
+    Element {
+        value: &'a Value,
+        def: Option<&'a AttributeDef>,
+    },
 }
 
 fn eval(f: &Filter, scope: &Scope<'_>, ctx: &Context<'_>) -> bool {
@@ -50,12 +53,16 @@ fn eval(f: &Filter, scope: &Scope<'_>, ctx: &Context<'_>) -> bool {
             found
         }
         Filter::Compare { path, op, value } => match (op, value) {
-            (CompareOp::Ne, _) => {
-                !eval(&Filter::Compare { path: path.clone(), op: CompareOp::Eq, value: value.clone() }, scope, ctx)
-            }
-            (CompareOp::Eq, CompValue::Null) => {
-                !eval(&Filter::Present(path.clone()), scope, ctx)
-            }
+            (CompareOp::Ne, _) => !eval(
+                &Filter::Compare {
+                    path: path.clone(),
+                    op: CompareOp::Eq,
+                    value: value.clone(),
+                },
+                scope,
+                ctx,
+            ),
+            (CompareOp::Eq, CompValue::Null) => !eval(&Filter::Present(path.clone()), scope, ctx),
             (_, CompValue::Null) => false,
             _ => {
                 let mut found = false;
@@ -68,7 +75,9 @@ fn eval(f: &Filter, scope: &Scope<'_>, ctx: &Context<'_>) -> bool {
             }
         },
         Filter::ValuePath { path, filter } => {
-            let Scope::Root(map) = scope else { return false };
+            let Scope::Root(map) = scope else {
+                return false;
+            };
             let (holder, def) = match ctx.resolve_attr(path) {
                 Some(r) => (crate::resource::lookup_attr(map, &r), Some(r.attr)),
                 None => (get_ci(map, &path.name), None),
@@ -78,7 +87,9 @@ fn eval(f: &Filter, scope: &Scope<'_>, ctx: &Context<'_>) -> bool {
                 Value::Array(a) => a,
                 other => std::slice::from_ref(other),
             };
-            elements.iter().any(|el| eval(filter, &Scope::Element { value: el, def }, ctx))
+            elements
+                .iter()
+                .any(|el| eval(filter, &Scope::Element { value: el, def }, ctx))
         }
     }
 }
@@ -100,7 +111,11 @@ fn for_each_leaf<'v>(
                 None if path.urn.is_none() => (get_ci(map, &path.name), None, None),
                 None => {
                     // An unknown URN-qualified path: look inside the object under that URN.
-                    let obj = path.urn.as_deref().and_then(|u| get_ci(map, u)).and_then(Value::as_object);
+                    let obj = path
+                        .urn
+                        .as_deref()
+                        .and_then(|u| get_ci(map, u))
+                        .and_then(Value::as_object);
                     (obj.and_then(|o| get_ci(o, &path.name)), None, None)
                 }
             };
@@ -146,7 +161,11 @@ fn for_each_leaf<'v>(
     }
 }
 
-fn emit<'v>(v: &'v Value, def: Option<&AttributeDef>, f: &mut dyn FnMut(&'v Value, Option<&AttributeDef>)) {
+fn emit<'v>(
+    v: &'v Value,
+    def: Option<&AttributeDef>,
+    f: &mut dyn FnMut(&'v Value, Option<&AttributeDef>),
+) {
     match v {
         Value::Array(items) => items.iter().for_each(|i| f(i, def)),
         other => f(other, def),
@@ -190,17 +209,28 @@ fn ordering_holds(op: CompareOp, ord: Ordering) -> bool {
     }
 }
 
-fn compare_leaf(actual: &Value, def: Option<&AttributeDef>, op: CompareOp, lit: &CompValue) -> bool {
+fn compare_leaf(
+    actual: &Value,
+    def: Option<&AttributeDef>,
+    op: CompareOp,
+    lit: &CompValue,
+) -> bool {
     let case_exact = def.map(|d| d.case_exact).unwrap_or(false);
     let kind = def.map(|d| d.kind);
     match (actual, lit) {
         (Value::String(a), CompValue::String(b)) => {
-            if kind == Some(AttributeType::DateTime) && op != CompareOp::Co && op != CompareOp::Sw && op != CompareOp::Ew {
+            if kind == Some(AttributeType::DateTime)
+                && op != CompareOp::Co
+                && op != CompareOp::Sw
+                && op != CompareOp::Ew
+            {
                 if let (Some(x), Some(y)) = (parse_datetime(a), parse_datetime(b)) {
                     return ordering_holds(op, x.cmp(&y));
                 }
             }
-            if matches!(kind, Some(AttributeType::Boolean | AttributeType::Binary)) && op.is_ordering() {
+            if matches!(kind, Some(AttributeType::Boolean | AttributeType::Binary))
+                && op.is_ordering()
+            {
                 return false;
             }
             let (a, b) = (fold(a, case_exact), fold(b, case_exact));
@@ -216,11 +246,15 @@ fn compare_leaf(actual: &Value, def: Option<&AttributeDef>, op: CompareOp, lit: 
         (Value::Bool(a), CompValue::String(b)) => {
             matches!(op, CompareOp::Eq) && b.eq_ignore_ascii_case(if *a { "true" } else { "false" })
         }
-        (Value::String(a), CompValue::Bool(b)) if kind == Some(AttributeType::Boolean) || kind.is_none() => {
+        (Value::String(a), CompValue::Bool(b))
+            if kind == Some(AttributeType::Boolean) || kind.is_none() =>
+        {
             matches!(op, CompareOp::Eq) && a.eq_ignore_ascii_case(if *b { "true" } else { "false" })
         }
         (Value::Number(a), CompValue::Number(b)) => match compare_numbers(a, b) {
-            Some(ord) if !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) => ordering_holds(op, ord),
+            Some(ord) if !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) => {
+                ordering_holds(op, ord)
+            }
             _ => false,
         },
         _ => false,
@@ -316,9 +350,19 @@ impl Filter {
     }
 }
 
-fn check_compare(path: &AttrPath, def: &AttributeDef, op: CompareOp, value: &CompValue) -> ScimResult<()> {
+fn check_compare(
+    path: &AttrPath,
+    def: &AttributeDef,
+    op: CompareOp,
+    value: &CompValue,
+) -> ScimResult<()> {
     use AttributeType as T;
-    let bad = |why: &str| Err(ScimError::invalid_filter(format!("{path} {} {value}: {why}", op.as_str())));
+    let bad = |why: &str| {
+        Err(ScimError::invalid_filter(format!(
+            "{path} {} {value}: {why}",
+            op.as_str()
+        )))
+    };
     if matches!(value, CompValue::Null) {
         return match op {
             CompareOp::Eq | CompareOp::Ne => Ok(()),
@@ -332,13 +376,19 @@ fn check_compare(path: &AttrPath, def: &AttributeDef, op: CompareOp, value: &Com
             }
             match value {
                 CompValue::Bool(_) => Ok(()),
-                CompValue::String(s) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => Ok(()),
+                CompValue::String(s)
+                    if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") =>
+                {
+                    Ok(())
+                }
                 _ => bad("expected true or false"),
             }
         }
         T::Binary if op.is_ordering() => bad("binary attributes cannot be ordered"),
         T::Integer | T::Decimal => match (op, value) {
-            (CompareOp::Co | CompareOp::Sw | CompareOp::Ew, _) => bad("co, sw and ew apply to strings only"),
+            (CompareOp::Co | CompareOp::Sw | CompareOp::Ew, _) => {
+                bad("co, sw and ew apply to strings only")
+            }
             (_, CompValue::Number(n)) if def.kind == T::Integer && !(n.is_i64() || n.is_u64()) => {
                 bad("expected an integer")
             }
@@ -346,7 +396,9 @@ fn check_compare(path: &AttrPath, def: &AttributeDef, op: CompareOp, value: &Com
             _ => bad("expected a number"),
         },
         T::DateTime => match value {
-            CompValue::String(s) if op.is_ordering() || op == CompareOp::Eq || op == CompareOp::Ne => {
+            CompValue::String(s)
+                if op.is_ordering() || op == CompareOp::Eq || op == CompareOp::Ne =>
+            {
                 if parse_datetime(s).is_some() {
                     Ok(())
                 } else {
@@ -365,6 +417,11 @@ fn check_compare(path: &AttrPath, def: &AttributeDef, op: CompareOp, value: &Com
 }
 
 /// True when one element of a multi-valued attribute matches a value filter.
-pub(crate) fn element_matches(filter: &Filter, el: &Value, def: Option<&AttributeDef>, ctx: &Context<'_>) -> bool {
+pub(crate) fn element_matches(
+    filter: &Filter,
+    el: &Value,
+    def: Option<&AttributeDef>,
+    ctx: &Context<'_>,
+) -> bool {
     eval(filter, &Scope::Element { value: el, def }, ctx)
 }

@@ -97,7 +97,10 @@ impl CompareOp {
 
     /// True for `gt`, `ge`, `lt`, `le`.
     pub fn is_ordering(self) -> bool {
-        matches!(self, CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le)
+        matches!(
+            self,
+            CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
+        )
     }
 }
 
@@ -182,7 +185,8 @@ pub enum Filter {
 impl Filter {
     /// Parses a filter. Errors are `400 invalidFilter` with the byte offset of the problem.
     pub fn parse(input: &str) -> Result<Filter, ScimError> {
-        parser::parse_filter(input).map_err(|e| ScimError::invalid_filter(format!("invalid filter: {e}")))
+        parser::parse_filter(input)
+            .map_err(|e| ScimError::invalid_filter(format!("invalid filter: {e}")))
     }
 
     /// Parses a filter, returning the structured error.
@@ -192,7 +196,11 @@ impl Filter {
 
     /// `path op value`.
     pub fn compare(path: AttrPath, op: CompareOp, value: impl Into<CompValue>) -> Filter {
-        Filter::Compare { path, op, value: value.into() }
+        Filter::Compare {
+            path,
+            op,
+            value: value.into(),
+        }
     }
     /// `path eq value`.
     pub fn eq(path: impl Into<String>, value: impl Into<CompValue>) -> Filter {

@@ -44,11 +44,18 @@ impl<'a> Parser<'a> {
                 message: format!("input longer than {MAX_FILTER_LEN} bytes"),
             });
         }
-        Ok(Parser { src, pos: 0, terms: 0 })
+        Ok(Parser {
+            src,
+            pos: 0,
+            terms: 0,
+        })
     }
 
     fn err(&self, offset: usize, msg: impl Into<String>) -> FilterError {
-        FilterError { offset, message: msg.into() }
+        FilterError {
+            offset,
+            message: msg.into(),
+        }
     }
 
     fn skip_ws(&mut self) {
@@ -183,7 +190,13 @@ impl<'a> Parser<'a> {
                 }
             }
             Tok::Word(_) => self.attr_expr(depth, in_vp),
-            t => Err(self.err(at, format!("expected an attribute, '(' or 'not' but found {}", describe(&t)))),
+            t => Err(self.err(
+                at,
+                format!(
+                    "expected an attribute, '(' or 'not' but found {}",
+                    describe(&t)
+                ),
+            )),
         }
     }
 
@@ -200,7 +213,10 @@ impl<'a> Parser<'a> {
         let (t, at) = self.next()?;
         match t {
             Tok::Word(w) => split_token(w).map_err(|m| self.err(at, m)),
-            t => Err(self.err(at, format!("expected an attribute path but found {}", describe(&t)))),
+            t => Err(self.err(
+                at,
+                format!("expected an attribute path but found {}", describe(&t)),
+            )),
         }
     }
 
@@ -221,7 +237,10 @@ impl<'a> Parser<'a> {
                 return Err(self.err(self.pos, "value filters cannot be nested"));
             }
             if path.sub.is_some() {
-                return Err(self.err(self.pos, "a value filter must follow an attribute, not a sub-attribute"));
+                return Err(self.err(
+                    self.pos,
+                    "a value filter must follow an attribute, not a sub-attribute",
+                ));
             }
             let lb = self.pos;
             self.pos += 1;
@@ -229,7 +248,9 @@ impl<'a> Parser<'a> {
             let inner = self.or_expr(d, true)?;
             match self.next()? {
                 (Tok::RBracket, _) => {}
-                (t, at) => return Err(self.err(at, format!("expected ']' but found {}", describe(&t)))),
+                (t, at) => {
+                    return Err(self.err(at, format!("expected ']' but found {}", describe(&t))))
+                }
             }
             // Non-ABNF but widely sent: `emails[type eq "work"].value eq "x"`.
             if self.src.as_bytes().get(self.pos) == Some(&b'.') {
@@ -241,7 +262,10 @@ impl<'a> Parser<'a> {
                 };
                 self.pos = sat;
                 if !crate::path::is_attr_name(sub) {
-                    return Err(self.err(dot + 1, format!("{sub:?} is not a valid sub-attribute name")));
+                    return Err(self.err(
+                        dot + 1,
+                        format!("{sub:?} is not a valid sub-attribute name"),
+                    ));
                 }
                 let cond = self.condition(AttrPath::new(sub), dot)?;
                 return Ok(Filter::ValuePath {
@@ -249,7 +273,10 @@ impl<'a> Parser<'a> {
                     filter: Box::new(Filter::And(Box::new(inner), Box::new(cond))),
                 });
             }
-            return Ok(Filter::ValuePath { path, filter: Box::new(inner) });
+            return Ok(Filter::ValuePath {
+                path,
+                filter: Box::new(inner),
+            });
         }
         self.condition(path, at)
     }
@@ -263,7 +290,13 @@ impl<'a> Parser<'a> {
             Tok::Word(w) => CompareOp::parse(w)
                 .ok_or_else(|| self.err(op_at, format!("unknown operator {w:?} after {path}")))?,
             t => {
-                return Err(self.err(op_at, format!("expected an operator after {path} but found {}", describe(&t))))
+                return Err(self.err(
+                    op_at,
+                    format!(
+                        "expected an operator after {path} but found {}",
+                        describe(&t)
+                    ),
+                ))
             }
         };
         let (t, vat) = self.next()?;
@@ -280,7 +313,16 @@ impl<'a> Parser<'a> {
             Tok::Word(w) => {
                 return Err(self.err(vat, format!("invalid value {w:?}: strings must be quoted")))
             }
-            t => return Err(self.err(vat, format!("expected a value after '{}' but found {}", op.as_str(), describe(&t)))),
+            t => {
+                return Err(self.err(
+                    vat,
+                    format!(
+                        "expected a value after '{}' but found {}",
+                        op.as_str(),
+                        describe(&t)
+                    ),
+                ))
+            }
         };
         Ok(Filter::Compare { path, op, value })
     }
@@ -296,7 +338,10 @@ impl<'a> Parser<'a> {
             return Ok(PatchPath { attr, filter: None });
         }
         if attr.sub.is_some() {
-            return Err(self.err(self.pos, "a value filter must follow an attribute, not a sub-attribute"));
+            return Err(self.err(
+                self.pos,
+                "a value filter must follow an attribute, not a sub-attribute",
+            ));
         }
         let lb = self.pos;
         self.pos += 1;
@@ -316,7 +361,10 @@ impl<'a> Parser<'a> {
                 _ => return Err(self.err(dot + 1, "expected a sub-attribute name after '.'")),
             }
         }
-        Ok(PatchPath { attr, filter: Some(inner) })
+        Ok(PatchPath {
+            attr,
+            filter: Some(inner),
+        })
     }
 }
 

@@ -16,9 +16,7 @@ use crate::error::{ScimError, ScimResult};
 use crate::path::AttrPath;
 use crate::schema::{AttributeDef, ResolvedAttr, ResourceType, SchemaRegistry, Target};
 
-pub use typed::{
-    Address, EnterpriseUser, Group, Manager, Member, MultiValue, Name, User,
-};
+pub use typed::{Address, EnterpriseUser, Group, Manager, Member, MultiValue, Name, User};
 
 /// A JSON object, in the order attributes were written.
 pub type JsonMap = Map<String, Value>;
@@ -35,10 +33,13 @@ pub struct Context<'a> {
 impl<'a> Context<'a> {
     /// A context for `resource_type` (by name) in `registry`.
     pub fn new(registry: &'a SchemaRegistry, resource_type: &str) -> ScimResult<Context<'a>> {
-        let rt = registry
-            .resource_type(resource_type)
-            .ok_or_else(|| ScimError::not_found(format!("unknown resource type {resource_type}")))?;
-        Ok(Context { registry, resource_type: rt })
+        let rt = registry.resource_type(resource_type).ok_or_else(|| {
+            ScimError::not_found(format!("unknown resource type {resource_type}"))
+        })?;
+        Ok(Context {
+            registry,
+            resource_type: rt,
+        })
     }
 
     /// The built-in `User` context.
@@ -87,7 +88,10 @@ pub struct Meta {
 impl Meta {
     /// Metadata for a resource type.
     pub fn new(resource_type: impl Into<String>) -> Self {
-        Meta { resource_type: Some(resource_type.into()), ..Meta::default() }
+        Meta {
+            resource_type: Some(resource_type.into()),
+            ..Meta::default()
+        }
     }
 }
 
@@ -164,7 +168,10 @@ impl Resource {
     }
     /// Sets `meta`.
     pub fn set_meta(&mut self, meta: &Meta) {
-        self.0.insert("meta".into(), serde_json::to_value(meta).unwrap_or_default());
+        self.0.insert(
+            "meta".into(),
+            serde_json::to_value(meta).unwrap_or_default(),
+        );
     }
     /// Sets `id`.
     pub fn set_id(&mut self, id: impl Into<String>) {
@@ -229,7 +236,10 @@ pub fn key_ci<'m>(map: &'m JsonMap, key: &str) -> Option<&'m String> {
 pub fn get_ci<'m>(map: &'m JsonMap, key: &str) -> Option<&'m Value> {
     match map.get(key) {
         Some(v) => Some(v),
-        None => map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v),
+        None => map
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v),
     }
 }
 
@@ -287,7 +297,9 @@ fn canonical_value(v: Value, def: &AttributeDef) -> Value {
                 .into_iter()
                 .filter(|i| !is_unassigned(i))
                 .map(|i| match i {
-                    Value::Object(o) if def.is_complex() => Value::Object(canonical_complex(o, def)),
+                    Value::Object(o) if def.is_complex() => {
+                        Value::Object(canonical_complex(o, def))
+                    }
                     other => other,
                 })
                 .filter(|i| !is_unassigned(i))
@@ -298,14 +310,22 @@ fn canonical_value(v: Value, def: &AttributeDef) -> Value {
     }
 }
 
-fn canonical_attrs(map: JsonMap, schema: Option<&crate::schema::Schema>, with_common: bool) -> JsonMap {
+fn canonical_attrs(
+    map: JsonMap,
+    schema: Option<&crate::schema::Schema>,
+    with_common: bool,
+) -> JsonMap {
     let mut out = JsonMap::with_capacity(map.len());
     for (k, v) in map {
         if is_unassigned(&v) {
             continue;
         }
         let def = with_common
-            .then(|| crate::schema::common_attributes().iter().find(|a| a.name.eq_ignore_ascii_case(&k)))
+            .then(|| {
+                crate::schema::common_attributes()
+                    .iter()
+                    .find(|a| a.name.eq_ignore_ascii_case(&k))
+            })
             .flatten()
             .or_else(|| schema.and_then(|s| s.attribute(&k)));
         match def {
@@ -432,7 +452,10 @@ mod tests {
                 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "7"}
             })
         );
-        assert_eq!(r.get(&ctx, &AttrPath::parse("emails.type").unwrap()), Some(json!(["work"])));
+        assert_eq!(
+            r.get(&ctx, &AttrPath::parse("emails.type").unwrap()),
+            Some(json!(["work"]))
+        );
         let e = Resource::from_json(json!([1]), &ctx).unwrap_err();
         assert_eq!(e.scim_type, Some(crate::ScimType::InvalidSyntax));
     }
@@ -447,8 +470,12 @@ mod tests {
         .unwrap();
         r.sync_schemas(&ctx);
         assert_eq!(r.schemas().len(), 2);
-        r.as_map_mut().shift_remove("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User");
+        r.as_map_mut()
+            .shift_remove("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User");
         r.sync_schemas(&ctx);
-        assert_eq!(r.schemas(), vec!["urn:ietf:params:scim:schemas:core:2.0:User"]);
+        assert_eq!(
+            r.schemas(),
+            vec!["urn:ietf:params:scim:schemas:core:2.0:User"]
+        );
     }
 }

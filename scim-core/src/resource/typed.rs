@@ -43,7 +43,11 @@ pub struct MultiValue {
 impl MultiValue {
     /// A value with a type label.
     pub fn new(value: impl Into<Value>, kind: Option<&str>) -> Self {
-        MultiValue { value: Some(value.into()), kind: kind.map(str::to_string), ..Default::default() }
+        MultiValue {
+            value: Some(value.into()),
+            kind: kind.map(str::to_string),
+            ..Default::default()
+        }
     }
     /// Builder: mark as primary.
     pub fn primary(mut self) -> Self {
@@ -242,7 +246,11 @@ pub struct User {
     #[serde(default, skip_serializing_if = "is_empty")]
     pub x509_certificates: Vec<MultiValue>,
     /// The enterprise extension.
-    #[serde(rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub enterprise: Option<EnterpriseUser>,
     /// Anything else, including other extensions.
     #[serde(flatten)]
@@ -273,7 +281,10 @@ pub struct Member {
 impl Member {
     /// A member by id.
     pub fn new(value: impl Into<String>) -> Self {
-        Member { value: Some(value.into()), ..Default::default() }
+        Member {
+            value: Some(value.into()),
+            ..Default::default()
+        }
     }
 }
 
@@ -352,7 +363,11 @@ typed_view!(Group, "Group", GROUP);
 impl User {
     /// A new user with the core schema and a `userName`.
     pub fn new(user_name: impl Into<String>) -> Self {
-        User { schemas: vec![USER.to_string()], user_name: Some(user_name.into()), ..Default::default() }
+        User {
+            schemas: vec![USER.to_string()],
+            user_name: Some(user_name.into()),
+            ..Default::default()
+        }
     }
     /// The primary email, else the first.
     pub fn primary_email(&self) -> Option<&str> {
@@ -365,7 +380,8 @@ impl User {
     }
     /// Sets the enterprise extension and keeps `schemas` in step.
     pub fn set_enterprise(&mut self, ext: Option<EnterpriseUser>) {
-        self.schemas.retain(|s| !s.eq_ignore_ascii_case(ENTERPRISE_USER));
+        self.schemas
+            .retain(|s| !s.eq_ignore_ascii_case(ENTERPRISE_USER));
         if ext.is_some() {
             self.schemas.push(ENTERPRISE_USER.to_string());
         }
@@ -376,7 +392,11 @@ impl User {
 impl Group {
     /// A new group with the core schema and a `displayName`.
     pub fn new(display_name: impl Into<String>) -> Self {
-        Group { schemas: vec![GROUP.to_string()], display_name: Some(display_name.into()), ..Default::default() }
+        Group {
+            schemas: vec![GROUP.to_string()],
+            display_name: Some(display_name.into()),
+            ..Default::default()
+        }
     }
 }
 
@@ -401,7 +421,10 @@ mod tests {
         });
         let u = User::from_json(v.clone()).unwrap();
         assert_eq!(u.primary_email(), Some("b@example.com"));
-        assert_eq!(u.enterprise.as_ref().unwrap().employee_number.as_deref(), Some("701984"));
+        assert_eq!(
+            u.enterprise.as_ref().unwrap().employee_number.as_deref(),
+            Some("701984")
+        );
         assert_eq!(Value::from(u), v);
     }
 
@@ -412,7 +435,10 @@ mod tests {
         assert_eq!(u.active, Some(false));
         let e = User::from_json(json!({"userName": "x", "active": "yes"})).unwrap_err();
         assert_eq!(e.scim_type, Some(crate::ScimType::InvalidValue));
-        let g = Group::from_json(json!({"displayName": "Eng", "members": [{"value": "1", "$ref": "u/1"}]})).unwrap();
+        let g = Group::from_json(
+            json!({"displayName": "Eng", "members": [{"value": "1", "$ref": "u/1"}]}),
+        )
+        .unwrap();
         assert_eq!(g.members[0].reference.as_deref(), Some("u/1"));
     }
 }

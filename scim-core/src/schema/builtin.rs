@@ -12,7 +12,8 @@ pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`
 pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 /// `urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig`
-pub const SERVICE_PROVIDER_CONFIG: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+pub const SERVICE_PROVIDER_CONFIG: &str =
+    "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 /// `urn:ietf:params:scim:schemas:core:2.0:ResourceType`
 pub const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 /// `urn:ietf:params:scim:schemas:core:2.0:Schema`
@@ -45,7 +46,17 @@ mod tests {
     #[test]
     fn builtins_parse_and_check() {
         let ids: Vec<_> = all().iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(ids, [USER, GROUP, ENTERPRISE_USER, SERVICE_PROVIDER_CONFIG, RESOURCE_TYPE, SCHEMA]);
+        assert_eq!(
+            ids,
+            [
+                USER,
+                GROUP,
+                ENTERPRISE_USER,
+                SERVICE_PROVIDER_CONFIG,
+                RESOURCE_TYPE,
+                SCHEMA
+            ]
+        );
         for s in all() {
             s.check().unwrap();
         }
@@ -71,8 +82,14 @@ mod tests {
         let group = &all()[1];
         let members = group.attribute("members").unwrap();
         assert!(members.multi_valued);
-        assert_eq!(members.sub_attribute("value").unwrap().mutability, Mutability::Immutable);
+        assert_eq!(
+            members.sub_attribute("value").unwrap().mutability,
+            Mutability::Immutable
+        );
         let ent = &all()[2];
-        assert_eq!(ent.attribute("manager").unwrap().kind, AttributeType::Complex);
+        assert_eq!(
+            ent.attribute("manager").unwrap().kind,
+            AttributeType::Complex
+        );
     }
 }

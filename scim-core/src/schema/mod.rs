@@ -10,9 +10,7 @@ mod registry;
 
 use serde::{Deserialize, Serialize};
 
-pub use builtin::{
-    ENTERPRISE_USER, GROUP, RESOURCE_TYPE, SCHEMA, SERVICE_PROVIDER_CONFIG, USER,
-};
+pub use builtin::{ENTERPRISE_USER, GROUP, RESOURCE_TYPE, SCHEMA, SERVICE_PROVIDER_CONFIG, USER};
 pub use registry::{ResolvedAttr, ResourceType, SchemaExtension, SchemaRegistry, Target};
 
 /// An attribute's data type (RFC 7643 §2.3).
@@ -126,7 +124,11 @@ pub struct AttributeDef {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sub_attributes: Vec<AttributeDef>,
     /// Non-standard: enforce `canonical_values` on write. Not part of the wire form.
-    #[serde(default, skip_serializing_if = "is_false", rename = "x-strictCanonicalValues")]
+    #[serde(
+        default,
+        skip_serializing_if = "is_false",
+        rename = "x-strictCanonicalValues"
+    )]
     pub strict_canonical_values: bool,
 }
 
@@ -203,7 +205,9 @@ impl AttributeDef {
 
     /// Finds a sub-attribute by name, case-insensitively.
     pub fn sub_attribute(&self, name: &str) -> Option<&AttributeDef> {
-        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.sub_attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     /// True for complex attributes.
@@ -231,16 +235,26 @@ pub struct Schema {
 
 impl Schema {
     /// A schema with the given URI, name and attributes.
-    pub fn new(id: impl Into<String>, name: impl Into<String>, attributes: Vec<AttributeDef>) -> Self {
-        Schema { id: id.into(), name: Some(name.into()), description: None, attributes }
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        attributes: Vec<AttributeDef>,
+    ) -> Self {
+        Schema {
+            id: id.into(),
+            name: Some(name.into()),
+            description: None,
+            attributes,
+        }
     }
 
     /// Parses an RFC 7643 §7 schema document (as served at `/Schemas/{id}`).
     ///
     /// Errors are `400 invalidSyntax` / `invalidValue` naming the problem.
     pub fn from_json(value: &serde_json::Value) -> Result<Schema, crate::ScimError> {
-        let schema: Schema = serde_json::from_value(value.clone())
-            .map_err(|e| crate::ScimError::invalid_value(format!("invalid schema document: {e}")))?;
+        let schema: Schema = serde_json::from_value(value.clone()).map_err(|e| {
+            crate::ScimError::invalid_value(format!("invalid schema document: {e}"))
+        })?;
         schema.check()?;
         Ok(schema)
     }
@@ -297,7 +311,9 @@ impl Schema {
 
     /// Finds a top-level attribute by name, case-insensitively.
     pub fn attribute(&self, name: &str) -> Option<&AttributeDef> {
-        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     /// The RFC 7643 §7 JSON representation, with `schemas` and `meta` for `/Schemas`.

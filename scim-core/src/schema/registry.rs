@@ -24,7 +24,10 @@ pub struct SchemaExtension {
 impl SchemaExtension {
     /// An extension reference.
     pub fn new(schema: impl Into<String>, required: bool) -> Self {
-        SchemaExtension { schema: schema.into(), required }
+        SchemaExtension {
+            schema: schema.into(),
+            required,
+        }
     }
 }
 
@@ -52,7 +55,11 @@ pub struct ResourceType {
 
 impl ResourceType {
     /// A resource type with no extensions.
-    pub fn new(name: impl Into<String>, endpoint: impl Into<String>, schema: impl Into<String>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        endpoint: impl Into<String>,
+        schema: impl Into<String>,
+    ) -> Self {
         let name = name.into();
         ResourceType {
             id: Some(name.clone()),
@@ -65,7 +72,8 @@ impl ResourceType {
     }
     /// Builder: add an extension.
     pub fn with_extension(mut self, schema: impl Into<String>, required: bool) -> Self {
-        self.schema_extensions.push(SchemaExtension::new(schema, required));
+        self.schema_extensions
+            .push(SchemaExtension::new(schema, required));
         self
     }
     /// Builder: description.
@@ -77,18 +85,26 @@ impl ResourceType {
     /// True when `uri` is this type's core schema or one of its extensions (case-insensitive).
     pub fn has_schema(&self, uri: &str) -> bool {
         self.schema.eq_ignore_ascii_case(uri)
-            || self.schema_extensions.iter().any(|e| e.schema.eq_ignore_ascii_case(uri))
+            || self
+                .schema_extensions
+                .iter()
+                .any(|e| e.schema.eq_ignore_ascii_case(uri))
     }
 
     /// The extension URI matching `uri` case-insensitively, in its canonical spelling.
     pub fn extension(&self, uri: &str) -> Option<&SchemaExtension> {
-        self.schema_extensions.iter().find(|e| e.schema.eq_ignore_ascii_case(uri))
+        self.schema_extensions
+            .iter()
+            .find(|e| e.schema.eq_ignore_ascii_case(uri))
     }
 
     /// The RFC 7643 §6 JSON representation for `/ResourceTypes`.
     pub fn to_resource_json(&self, location: Option<&str>) -> serde_json::Value {
         let mut out = serde_json::Map::new();
-        out.insert("schemas".into(), serde_json::json!([builtin::RESOURCE_TYPE]));
+        out.insert(
+            "schemas".into(),
+            serde_json::json!([builtin::RESOURCE_TYPE]),
+        );
         if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(self) {
             out.extend(m);
         }
@@ -182,7 +198,11 @@ impl Default for SchemaRegistry {
 impl SchemaRegistry {
     /// A registry with no schemas and no resource types.
     pub fn empty() -> Self {
-        SchemaRegistry { schemas: Vec::new(), by_id: HashMap::new(), resource_types: Vec::new() }
+        SchemaRegistry {
+            schemas: Vec::new(),
+            by_id: HashMap::new(),
+            resource_types: Vec::new(),
+        }
     }
 
     /// A shared registry with the built-ins, created once.
@@ -212,7 +232,8 @@ impl SchemaRegistry {
 
     /// Adds (or replaces, by name) a resource type; its schemas must already be registered.
     pub fn add_resource_type(&mut self, rt: ResourceType) -> Result<(), ScimError> {
-        for uri in std::iter::once(&rt.schema).chain(rt.schema_extensions.iter().map(|e| &e.schema)) {
+        for uri in std::iter::once(&rt.schema).chain(rt.schema_extensions.iter().map(|e| &e.schema))
+        {
             if self.schema(uri).is_none() {
                 return Err(ScimError::invalid_value(format!(
                     "resource type {}: schema {uri} is not registered",
@@ -226,7 +247,11 @@ impl SchemaRegistry {
                 rt.name
             )));
         }
-        match self.resource_types.iter_mut().find(|r| r.name.eq_ignore_ascii_case(&rt.name)) {
+        match self
+            .resource_types
+            .iter_mut()
+            .find(|r| r.name.eq_ignore_ascii_case(&rt.name))
+        {
             Some(existing) => *existing = rt,
             None => self.resource_types.push(rt),
         }
@@ -246,16 +271,21 @@ impl SchemaRegistry {
             .resource_types
             .iter_mut()
             .find(|r| r.name.eq_ignore_ascii_case(resource_type))
-            .ok_or_else(|| ScimError::not_found(format!("unknown resource type {resource_type}")))?;
+            .ok_or_else(|| {
+                ScimError::not_found(format!("unknown resource type {resource_type}"))
+            })?;
         if rt.extension(&uri).is_none() {
-            rt.schema_extensions.push(SchemaExtension::new(uri, required));
+            rt.schema_extensions
+                .push(SchemaExtension::new(uri, required));
         }
         Ok(())
     }
 
     /// A schema by URI, case-insensitively.
     pub fn schema(&self, uri: &str) -> Option<&Schema> {
-        self.by_id.get(&uri.to_ascii_lowercase()).map(|&i| &*self.schemas[i])
+        self.by_id
+            .get(&uri.to_ascii_lowercase())
+            .map(|&i| &*self.schemas[i])
     }
 
     /// Every schema, in registration order.
@@ -265,12 +295,16 @@ impl SchemaRegistry {
 
     /// A resource type by name, case-insensitively.
     pub fn resource_type(&self, name: &str) -> Option<&ResourceType> {
-        self.resource_types.iter().find(|r| r.name.eq_ignore_ascii_case(name))
+        self.resource_types
+            .iter()
+            .find(|r| r.name.eq_ignore_ascii_case(name))
     }
 
     /// A resource type by endpoint (`/Users`), case-insensitively.
     pub fn resource_type_by_endpoint(&self, endpoint: &str) -> Option<&ResourceType> {
-        self.resource_types.iter().find(|r| r.endpoint.eq_ignore_ascii_case(endpoint))
+        self.resource_types
+            .iter()
+            .find(|r| r.endpoint.eq_ignore_ascii_case(endpoint))
     }
 
     /// Every resource type.
@@ -291,7 +325,12 @@ impl SchemaRegistry {
                 Some(s) => Some(attr.sub_attribute(s)?),
                 None => None,
             };
-            Some(Target::Attr(ResolvedAttr { schema: Some(schema), in_extension: in_ext, attr, sub }))
+            Some(Target::Attr(ResolvedAttr {
+                schema: Some(schema),
+                in_extension: in_ext,
+                attr,
+                sub,
+            }))
         };
         match &path.urn {
             Some(urn) => {
@@ -311,17 +350,24 @@ impl SchemaRegistry {
                 let ext = rt.extension(urn)?;
                 attr_in(self.schema(&ext.schema)?, true)
             }
-            None => self.common(path).or_else(|| attr_in(core, false)).or_else(|| {
-                rt.schema_extensions
-                    .iter()
-                    .filter_map(|e| self.schema(&e.schema))
-                    .find_map(|s| attr_in(s, true))
-            }),
+            None => self
+                .common(path)
+                .or_else(|| attr_in(core, false))
+                .or_else(|| {
+                    rt.schema_extensions
+                        .iter()
+                        .filter_map(|e| self.schema(&e.schema))
+                        .find_map(|s| attr_in(s, true))
+                }),
         }
     }
 
     /// Resolves a path that must name an attribute (not a whole extension).
-    pub fn resolve_attr<'a>(&'a self, rt: &ResourceType, path: &AttrPath) -> Option<ResolvedAttr<'a>> {
+    pub fn resolve_attr<'a>(
+        &'a self,
+        rt: &ResourceType,
+        path: &AttrPath,
+    ) -> Option<ResolvedAttr<'a>> {
         match self.resolve(rt, path)? {
             Target::Attr(a) => Some(a),
             Target::Extension(_) => None,
@@ -329,12 +375,19 @@ impl SchemaRegistry {
     }
 
     fn common<'a>(&'a self, path: &AttrPath) -> Option<Target<'a>> {
-        let attr = common_attributes().iter().find(|a| a.name.eq_ignore_ascii_case(&path.name))?;
+        let attr = common_attributes()
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(&path.name))?;
         let sub = match &path.sub {
             Some(s) => Some(attr.sub_attribute(s)?),
             None => None,
         };
-        Some(Target::Attr(ResolvedAttr { schema: None, in_extension: false, attr, sub }))
+        Some(Target::Attr(ResolvedAttr {
+            schema: None,
+            in_extension: false,
+            attr,
+            sub,
+        }))
     }
 }
 
@@ -346,24 +399,35 @@ mod tests {
     fn resolves_case_insensitively_and_through_urns() {
         let r = SchemaRegistry::builtin();
         let user = r.resource_type("user").unwrap();
-        let a = r.resolve_attr(user, &AttrPath::parse("NAME.givenname").unwrap()).unwrap();
+        let a = r
+            .resolve_attr(user, &AttrPath::parse("NAME.givenname").unwrap())
+            .unwrap();
         assert_eq!(a.attr.name, "name");
         assert_eq!(a.sub.unwrap().name, "givenName");
         let a = r
             .resolve_attr(
                 user,
-                &AttrPath::parse("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value")
-                    .unwrap(),
+                &AttrPath::parse(
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+                )
+                .unwrap(),
             )
             .unwrap();
         assert!(a.in_extension);
         assert_eq!(a.def().name, "value");
         let t = r
-            .resolve(user, &AttrPath::parse("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User").unwrap())
+            .resolve(
+                user,
+                &AttrPath::parse("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
+                    .unwrap(),
+            )
             .unwrap();
         assert!(matches!(t, Target::Extension(_)));
         let a = r
-            .resolve_attr(user, &AttrPath::parse("urn:ietf:params:scim:schemas:core:2.0:User:userName").unwrap())
+            .resolve_attr(
+                user,
+                &AttrPath::parse("urn:ietf:params:scim:schemas:core:2.0:User:userName").unwrap(),
+            )
             .unwrap();
         assert!(!a.in_extension);
         assert!(r.resolve(user, &AttrPath::new("nope")).is_none());
@@ -385,6 +449,8 @@ mod tests {
         let user = r.resource_type("User").unwrap();
         let a = r.resolve_attr(user, &AttrPath::new("badge")).unwrap();
         assert_eq!(a.def().kind, super::super::AttributeType::Integer);
-        assert!(r.add_schema_json(&serde_json::json!({"id": "x", "attributes": []})).is_err());
+        assert!(r
+            .add_schema_json(&serde_json::json!({"id": "x", "attributes": []}))
+            .is_err());
     }
 }
