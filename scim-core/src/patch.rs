@@ -364,13 +364,19 @@ impl Engine<'_, '_> {
         let current = crate::resource::container(work, r)
             .and_then(|c| get_ci(c, name))
             .cloned();
-        // Sending what is already there is not a modification (even for readOnly attributes).
-        if kind != PatchOpKind::Remove && filter.is_none() && r.sub.is_none() {
+        // Sending what a readOnly or immutable attribute already holds is not a modification
+        // (Okta repeats `id`). Other attributes are simply applied: a case change is a change.
+        if kind != PatchOpKind::Remove
+            && filter.is_none()
+            && r.sub.is_none()
+            && matches!(
+                attr.mutability,
+                Mutability::ReadOnly | Mutability::Immutable
+            )
+        {
             if let (Some(cur), Some(v)) = (&current, value) {
                 if let Ok(coerced) = self.coerce(v, attr, attr.multi_valued) {
-                    if values_equal(cur, &coerced, Some(attr))
-                        && attr.mutability != Mutability::WriteOnly
-                    {
+                    if values_equal(cur, &coerced, Some(attr)) {
                         return Ok(());
                     }
                 }
@@ -855,6 +861,26 @@ pub(crate) fn coerce_value(
     match (def.kind, v) {
         (_, Value::Null) => Ok(Value::Null),
         (AttributeType::Complex, Value::Object(o)) => {
+            // Entra ID: `{"value": "{\"id\":…,\"value\":\"Admin\"}"}`, a JSON-encoded element.
+            if compat.json_string_values {
+                if let Some(Value::String(inner)) = get_ci(o, "value") {
+                    if inner.trim_start().starts_with('{') {
+                        if let Ok(Value::Object(mut decoded)) = serde_json::from_str::<Value>(inner)
+                        {
+                            if get_ci(&decoded, "value").is_some_and(|v| !v.is_object()) {
+                                for (k, v) in o {
+                                    if !k.eq_ignore_ascii_case("value")
+                                        && get_ci(&decoded, k).is_none()
+                                    {
+                                        decoded.insert(k.clone(), v.clone());
+                                    }
+                                }
+                                return coerce_value(&Value::Object(decoded), def, false, compat);
+                            }
+                        }
+                    }
+                }
+            }
             let mut out = Map::with_capacity(o.len());
             for (k, sv) in o {
                 match def.sub_attribute(k) {
@@ -941,5 +967,123 @@ pub(crate) fn coerce_value(
             Ok(v.clone())
         }
         (_, _) => bad("a string"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(before: Value, ops: Value, compat: &Compat) -> ScimResult<(JsonMap, bool)> {
+        let ctx = Context::user();
+        let mut m = before.as_object().unwrap().clone();
+        let patch = PatchOp::from_json(
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops}),
+            compat,
+        )?;
+        let out = apply_patch(&mut m, &patch, &ctx, compat)?;
+        Ok((m, out.changed))
+    }
+
+    #[test]
+    fn case_change_is_a_change_and_same_value_is_not() {
+        let u = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "alice"});
+        let (m, changed) = run(
+            u.clone(),
+            json!([{"op": "replace", "path": "userName", "value": "Alice"}]),
+            &Compat::strict(),
+        )
+        .unwrap();
+        assert!(changed);
+        assert_eq!(m["userName"], "Alice");
+        let (_, changed) = run(
+            u.clone(),
+            json!([{"op": "replace", "path": "userName", "value": "alice"}]),
+            &Compat::strict(),
+        )
+        .unwrap();
+        assert!(!changed);
+        // Okta: a path-less replace repeating the id is accepted.
+        let (m, _) = run(
+            u.clone(),
+            json!([{"op": "replace", "value": {"id": "1", "displayName": "A"}}]),
+            &Compat::strict(),
+        )
+        .unwrap();
+        assert_eq!(m["displayName"], "A");
+        let e = run(
+            u,
+            json!([{"op": "replace", "value": {"id": "2"}}]),
+            &Compat::strict(),
+        )
+        .unwrap_err();
+        assert_eq!(e.scim_type, Some(crate::ScimType::Mutability));
+    }
+
+    #[test]
+    fn entra_member_removal_and_manager_shapes() {
+        let ctx = Context::group();
+        let mut g = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": "g", "displayName": "G",
+            "members": [{"value": "u1"}, {"value": "u2"}, {"value": "u3"}]}).as_object().unwrap().clone();
+        let p = PatchOp::from_json(&json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+            {"op": "Remove", "path": "members", "value": [{"value": "u1"}]},
+            {"op": "Add", "path": "members", "value": [{"$ref": null, "value": "u2"}, {"value": "u4"}]}]}), &Compat::default()).unwrap();
+        apply_patch(&mut g, &p, &ctx, &Compat::default()).unwrap();
+        assert_eq!(
+            g["members"],
+            json!([{"value": "u2"}, {"value": "u3"}, {"value": "u4"}])
+        );
+        // Strict RFC reading: remove without a filter clears the attribute.
+        let p = PatchOp::new(vec![PatchOperation {
+            op: PatchOpKind::Remove,
+            path: Some("members".into()),
+            value: Some(json!([{"value": "u2"}])),
+        }]);
+        apply_patch(&mut g, &p, &ctx, &Compat::strict()).unwrap();
+        assert!(!g.contains_key("members"));
+
+        let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let u = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "a"});
+        for value in [
+            json!("m1"),
+            json!([{"$ref": null, "value": "m1"}]),
+            json!({"value": "m1"}),
+        ] {
+            let (m, _) = run(
+                u.clone(),
+                json!([{"op": "Add", "path": format!("{ent}:manager"), "value": value}]),
+                &Compat::default(),
+            )
+            .unwrap();
+            assert_eq!(m[ent]["manager"], json!({"value": "m1"}));
+            assert_eq!(m["schemas"][1], ent);
+            let (m, _) = run(Value::Object(m), json!([{"op": "Replace", "path": format!("{ent}:manager"), "value": {"value": ""}}]), &Compat::default()).unwrap();
+            assert!(!m.contains_key(ent), "{m:?}");
+            assert_eq!(
+                m["schemas"],
+                json!(["urn:ietf:params:scim:schemas:core:2.0:User"])
+            );
+        }
+    }
+
+    #[test]
+    fn entra_pathless_dotted_keys_and_json_roles() {
+        let u = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "a", "active": true});
+        let (m, _) = run(u, json!([
+            {"op": "replace", "value": {"displayName": "D", "name.givenName": "G",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "7", "active": "False"}},
+            {"op": "Add", "path": "roles", "value": [{"value": "{\"id\":\"r1\",\"value\":\"Admin\",\"display\":\"Admin\"}"}]}
+        ]), &Compat::default()).unwrap();
+        assert_eq!(m["name"], json!({"givenName": "G"}));
+        assert_eq!(m["active"], json!(false));
+        assert_eq!(
+            m["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            json!({"employeeNumber": "7"})
+        );
+        assert_eq!(
+            m["roles"],
+            json!([{"id": "r1", "value": "Admin", "display": "Admin"}])
+        );
     }
 }

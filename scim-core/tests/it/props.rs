@@ -26,7 +26,8 @@ fn name() -> impl Strategy<Value = String> {
         Just("$ref".to_string()),
         Just("x-custom_attr".to_string()),
         "[a-zA-Z][a-zA-Z0-9_-]{0,8}".prop_filter("keywords", |s| {
-            !["and", "or", "not", "pr", "true", "false", "null"].contains(&s.to_ascii_lowercase().as_str())
+            !["and", "or", "not", "pr", "true", "false", "null"]
+                .contains(&s.to_ascii_lowercase().as_str())
         }),
     ]
 }
@@ -42,7 +43,11 @@ fn attr_path(allow_urn: bool) -> impl Strategy<Value = AttrPath> {
     } else {
         Just(None).boxed()
     };
-    (urn, name(), proptest::option::of(name())).prop_map(|(urn, name, sub)| AttrPath { urn, name, sub })
+    (urn, name(), proptest::option::of(name())).prop_map(|(urn, name, sub)| AttrPath {
+        urn,
+        name,
+        sub,
+    })
 }
 
 fn comp_value() -> impl Strategy<Value = CompValue> {
@@ -50,7 +55,8 @@ fn comp_value() -> impl Strategy<Value = CompValue> {
         Just(CompValue::Null),
         any::<bool>().prop_map(CompValue::Bool),
         any::<i64>().prop_map(|n| CompValue::Number(n.into())),
-        (-1.0e12f64..1.0e12).prop_map(|f| CompValue::Number(serde_json::Number::from_f64(f).unwrap())),
+        (-1.0e12f64..1.0e12)
+            .prop_map(|f| CompValue::Number(serde_json::Number::from_f64(f).unwrap())),
         any::<String>().prop_map(CompValue::String),
         "[a-z\"\\\\ /@.]{0,12}".prop_map(CompValue::String),
     ]
@@ -58,8 +64,13 @@ fn comp_value() -> impl Strategy<Value = CompValue> {
 
 fn term(allow_urn: bool) -> impl Strategy<Value = Filter> {
     prop_oneof![
-        (attr_path(allow_urn), 0..OPS.len(), comp_value())
-            .prop_map(|(path, op, value)| Filter::Compare { path, op: OPS[op], value }),
+        (attr_path(allow_urn), 0..OPS.len(), comp_value()).prop_map(|(path, op, value)| {
+            Filter::Compare {
+                path,
+                op: OPS[op],
+                value,
+            }
+        }),
         attr_path(allow_urn).prop_map(Filter::Present),
     ]
 }
@@ -75,8 +86,10 @@ fn logic(leaf: BoxedStrategy<Filter>) -> impl Strategy<Value = Filter> {
 }
 
 fn filter() -> impl Strategy<Value = Filter> {
-    let value_path = (name(), logic(term(false).boxed()))
-        .prop_map(|(n, f)| Filter::ValuePath { path: AttrPath::new(n), filter: Box::new(f) });
+    let value_path = (name(), logic(term(false).boxed())).prop_map(|(n, f)| Filter::ValuePath {
+        path: AttrPath::new(n),
+        filter: Box::new(f),
+    });
     let leaf = prop_oneof![3 => term(true), 1 => value_path].boxed();
     logic(leaf)
 }
@@ -167,7 +180,9 @@ fn arb_json() -> impl Strategy<Value = Value> {
         Just(json!("name.givenName")),
         Just(json!("members")),
         Just(json!("active")),
-        Just(json!("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager")),
+        Just(json!(
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"
+        )),
         Just(json!("id")),
         any::<String>().prop_map(Value::String),
         Just(Value::Null),
@@ -182,11 +197,27 @@ fn arb_json() -> impl Strategy<Value = Value> {
     let value = leaf.prop_recursive(3, 16, 4, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            proptest::collection::vec((prop_oneof![Just("value".to_string()), Just("type".to_string()), Just("primary".to_string()), Just("givenName".to_string()), "[a-z]{1,5}"], inner), 0..4)
-                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            proptest::collection::vec(
+                (
+                    prop_oneof![
+                        Just("value".to_string()),
+                        Just("type".to_string()),
+                        Just("primary".to_string()),
+                        Just("givenName".to_string()),
+                        "[a-z]{1,5}"
+                    ],
+                    inner
+                ),
+                0..4
+            )
+            .prop_map(|kv| Value::Object(kv.into_iter().collect())),
         ]
     });
-    let op = (prop_oneof![Just("add"), Just("Replace"), Just("remove"), Just("bogus")], paths, proptest::option::of(value))
+    let op = (
+        prop_oneof![Just("add"), Just("Replace"), Just("remove"), Just("bogus")],
+        paths,
+        proptest::option::of(value),
+    )
         .prop_map(|(op, path, value)| {
             let mut o = serde_json::Map::new();
             o.insert("op".into(), json!(op));
@@ -203,93 +234,121 @@ fn arb_json() -> impl Strategy<Value = Value> {
     })
 }
 
-fn opt<T: std::fmt::Debug + Clone + 'static>(s: impl Strategy<Value = T> + 'static) -> BoxedStrategy<Option<T>> {
+fn opt<T: std::fmt::Debug + Clone + 'static>(
+    s: impl Strategy<Value = T> + 'static,
+) -> BoxedStrategy<Option<T>> {
     proptest::option::of(s).boxed()
 }
 
 fn user() -> impl Strategy<Value = JsonMap> {
     let emails = proptest::collection::vec(
-        (prop_oneof![Just("a@x"), Just("b@x"), Just("c@x"), Just("d@x"), Just("A@x")], opt(prop_oneof![Just("work"), Just("home")]), any::<bool>()),
+        (
+            prop_oneof![
+                Just("a@x"),
+                Just("b@x"),
+                Just("c@x"),
+                Just("d@x"),
+                Just("A@x")
+            ],
+            opt(prop_oneof![Just("work"), Just("home")]),
+            any::<bool>(),
+        ),
         0..4,
     );
     (
         prop_oneof![Just("alice"), Just("bob")],
         opt(prop_oneof![Just("Alice"), Just("Bob B")]),
-        opt((opt(prop_oneof![Just("A"), Just("B")]), opt(Just("Fam")), opt(Just("Mid")))),
+        opt((
+            opt(prop_oneof![Just("A"), Just("B")]),
+            opt(Just("Fam")),
+            opt(Just("Mid")),
+        )),
         opt(any::<bool>()),
         emails,
-        opt((opt(Just("Eng")), opt(Just("42")), opt(prop_oneof![Just("m1"), Just("m2")]))),
+        opt((
+            opt(Just("Eng")),
+            opt(Just("42")),
+            opt(prop_oneof![Just("m1"), Just("m2")]),
+        )),
         opt(prop_oneof![Just("ext-1"), Just("EXT-1")]),
     )
-        .prop_map(|(user_name, display, name, active, emails, ent, external)| {
-            let mut u = serde_json::Map::new();
-            u.insert("id".into(), json!("fixed-id"));
-            u.insert("userName".into(), json!(user_name));
-            if let Some(d) = display {
-                u.insert("displayName".into(), json!(d));
-            }
-            if let Some(e) = external {
-                u.insert("externalId".into(), json!(e));
-            }
-            if let Some((g, f, m)) = name {
-                let mut n = serde_json::Map::new();
-                if let Some(g) = g {
-                    n.insert("givenName".into(), json!(g));
+        .prop_map(
+            |(user_name, display, name, active, emails, ent, external)| {
+                let mut u = serde_json::Map::new();
+                u.insert("id".into(), json!("fixed-id"));
+                u.insert("userName".into(), json!(user_name));
+                if let Some(d) = display {
+                    u.insert("displayName".into(), json!(d));
                 }
-                if let Some(f) = f {
-                    n.insert("familyName".into(), json!(f));
+                if let Some(e) = external {
+                    u.insert("externalId".into(), json!(e));
                 }
-                if let Some(m) = m {
-                    n.insert("middleName".into(), json!(m));
+                if let Some((g, f, m)) = name {
+                    let mut n = serde_json::Map::new();
+                    if let Some(g) = g {
+                        n.insert("givenName".into(), json!(g));
+                    }
+                    if let Some(f) = f {
+                        n.insert("familyName".into(), json!(f));
+                    }
+                    if let Some(m) = m {
+                        n.insert("middleName".into(), json!(m));
+                    }
+                    if !n.is_empty() {
+                        u.insert("name".into(), Value::Object(n));
+                    }
                 }
-                if !n.is_empty() {
-                    u.insert("name".into(), Value::Object(n));
+                if let Some(a) = active {
+                    u.insert("active".into(), json!(a));
                 }
-            }
-            if let Some(a) = active {
-                u.insert("active".into(), json!(a));
-            }
-            let mut seen_primary = false;
-            let mut list = Vec::new();
-            for (value, kind, primary) in emails {
-                let mut e = serde_json::Map::new();
-                e.insert("value".into(), json!(value));
-                if let Some(k) = kind {
-                    e.insert("type".into(), json!(k));
+                let mut seen_primary = false;
+                let mut list = Vec::new();
+                for (value, kind, primary) in emails {
+                    let mut e = serde_json::Map::new();
+                    e.insert("value".into(), json!(value));
+                    if let Some(k) = kind {
+                        e.insert("type".into(), json!(k));
+                    }
+                    if primary && !seen_primary {
+                        seen_primary = true;
+                        e.insert("primary".into(), json!(true));
+                    }
+                    list.push(Value::Object(e));
                 }
-                if primary && !seen_primary {
-                    seen_primary = true;
-                    e.insert("primary".into(), json!(true));
+                if !list.is_empty() {
+                    u.insert("emails".into(), Value::Array(list));
                 }
-                list.push(Value::Object(e));
-            }
-            if !list.is_empty() {
-                u.insert("emails".into(), Value::Array(list));
-            }
-            if let Some((dept, num, mgr)) = ent {
-                let mut x = serde_json::Map::new();
-                if let Some(d) = dept {
-                    x.insert("department".into(), json!(d));
+                if let Some((dept, num, mgr)) = ent {
+                    let mut x = serde_json::Map::new();
+                    if let Some(d) = dept {
+                        x.insert("department".into(), json!(d));
+                    }
+                    if let Some(n) = num {
+                        x.insert("employeeNumber".into(), json!(n));
+                    }
+                    if let Some(m) = mgr {
+                        x.insert("manager".into(), json!({"value": m}));
+                    }
+                    if !x.is_empty() {
+                        u.insert(
+                            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User".into(),
+                            Value::Object(x),
+                        );
+                    }
                 }
-                if let Some(n) = num {
-                    x.insert("employeeNumber".into(), json!(n));
-                }
-                if let Some(m) = mgr {
-                    x.insert("manager".into(), json!({"value": m}));
-                }
-                if !x.is_empty() {
-                    u.insert("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User".into(), Value::Object(x));
-                }
-            }
-            sync_schemas(&mut u, &Context::user());
-            u
-        })
+                sync_schemas(&mut u, &Context::user());
+                u
+            },
+        )
 }
 
 fn group() -> impl Strategy<Value = JsonMap> {
     (
         prop_oneof![Just("Eng"), Just("Ops")],
-        proptest::collection::vec((0u8..40, opt(prop_oneof![Just("User"), Just("Group")])), 0..30),
+        proptest::collection::vec(
+            (0u8..40, opt(prop_oneof![Just("User"), Just("Group")])),
+            0..30,
+        ),
     )
         .prop_map(|(display, members)| {
             let mut seen = std::collections::HashSet::new();
@@ -301,7 +360,10 @@ fn group() -> impl Strategy<Value = JsonMap> {
                     None => json!({"value": format!("id-{m}")}),
                 })
                 .collect();
-            let mut g = json!({"id": "g1", "displayName": display}).as_object().unwrap().clone();
+            let mut g = json!({"id": "g1", "displayName": display})
+                .as_object()
+                .unwrap()
+                .clone();
             if !members.is_empty() {
                 g.insert("members".into(), Value::Array(members));
             }
