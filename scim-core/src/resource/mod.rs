@@ -268,7 +268,7 @@ pub(crate) fn lookup_attr<'m>(map: &'m JsonMap, r: &ResolvedAttr<'_>) -> Option<
     get_ci(container(map, r)?, &r.attr.name)
 }
 
-/// True for `null`, `""`? no: for `null`, `[]` and `{}`, the "unassigned" values (RFC 7643 §2.5).
+/// True for `null`, `[]` and `{}`, the "unassigned" values (RFC 7643 §2.5).
 pub(crate) fn is_unassigned(v: &Value) -> bool {
     match v {
         Value::Null => true,
