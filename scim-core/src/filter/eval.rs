@@ -5,7 +5,7 @@
 //! - a multi-valued complex attribute compared directly (`emails co "x"`) compares its `value`
 //!   sub-attribute;
 //! - string comparisons honour the attribute's `caseExact` (default false, RFC 7643 §2.2);
-//!   unknown attributes compare case-insensitively;
+//!   unknown attributes compare case-insensitively; case folding is ASCII-only (see [`fold`]);
 //! - `dateTime` attributes compare chronologically, numbers numerically, booleans only with
 //!   `eq`/`ne` (a string literal `"true"`/`"false"` is accepted for identity-provider tolerance);
 //! - `pr` is true for a value that is not null, `""`, `[]` or `{}`;
@@ -183,12 +183,16 @@ pub(crate) fn is_present(v: &Value) -> bool {
     }
 }
 
-/// Lower-cases unless `case_exact`.
-pub(crate) fn fold(s: &str, case_exact: bool) -> std::borrow::Cow<'_, str> {
-    if case_exact {
+/// Folds case unless `case_exact`.
+///
+/// Only ASCII letters are folded: that is what `lower()` does in SQLite and in PostgreSQL under
+/// the `C` collation, so the in-memory evaluator and the server's SQL translation agree on every
+/// input. (RFC 7643 §2.2 leaves the case-folding rules open.)
+pub fn fold(s: &str, case_exact: bool) -> std::borrow::Cow<'_, str> {
+    if case_exact || !s.bytes().any(|b| b.is_ascii_uppercase()) {
         std::borrow::Cow::Borrowed(s)
     } else {
-        std::borrow::Cow::Owned(s.to_lowercase())
+        std::borrow::Cow::Owned(s.to_ascii_lowercase())
     }
 }
 
