@@ -21,9 +21,6 @@ pub struct Compat {
     /// `emails[type eq "work"].value`) creates the element from the filter's `eq` terms instead of
     /// failing with `noTarget` (Entra ID).
     pub create_on_no_match: bool,
-    /// `remove` on a value filter that matches nothing succeeds (idempotent deprovisioning;
-    /// Okta and Entra ID retry removals) instead of failing with `noTarget`.
-    pub idempotent_remove: bool,
     /// Single-valued complex attributes sent as a bare string (`"manager": "m1"`), as a one-element
     /// array, or cleared with `{"value": ""}` (Entra ID's enterprise `manager`).
     pub complex_shapes: bool,
@@ -44,7 +41,6 @@ impl Default for Compat {
             string_booleans: true,
             remove_value_selects: true,
             create_on_no_match: true,
-            idempotent_remove: true,
             complex_shapes: true,
             json_string_values: true,
             missing_message_schema: true,
@@ -61,7 +57,6 @@ impl Compat {
             string_booleans: false,
             remove_value_selects: false,
             create_on_no_match: false,
-            idempotent_remove: false,
             complex_shapes: false,
             json_string_values: false,
             missing_message_schema: false,

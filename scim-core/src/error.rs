@@ -226,18 +226,24 @@ fn status_as_string<S: Serializer>(v: &u16, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&v.to_string())
 }
 
-/// Accepts `"400"` (the RFC's form) and `400` (what many servers send).
+/// Accepts `"400"` (the RFC's form), `400` (what many servers send) and `{"code": "400"}`.
 pub(crate) fn status_from_any<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Any {
         N(u16),
         S(String),
+        // RFC 7644 §3.7.1 and §3.7.2 print `"status": {"code": "201"}` in two bulk examples.
+        Code { code: Box<Any> },
     }
-    match Any::deserialize(d)? {
-        Any::N(n) => Ok(n),
-        Any::S(s) => s.trim().parse().map_err(serde::de::Error::custom),
+    fn get<E: serde::de::Error>(a: Any) -> Result<u16, E> {
+        match a {
+            Any::N(n) => Ok(n),
+            Any::S(s) => s.trim().parse().map_err(E::custom),
+            Any::Code { code } => get(*code),
+        }
     }
+    get(Any::deserialize(d)?)
 }
 
 impl Serialize for ScimError {

@@ -43,7 +43,10 @@ fn de_opt_usize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error
 }
 
 /// A page of results (RFC 7644 §3.4.2; RFC 9865 §2.2 for the cursors).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Reading matches member names case-insensitively (RFC 7643 §2.1): `totalresults` and Entra
+/// ID's `resources` are accepted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ListResponse<T = Value> {
@@ -74,8 +77,62 @@ pub struct ListResponse<T = Value> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_cursor: Option<String>,
     /// The resources (`Resources`; `resources` is accepted on input, as Entra ID sends it).
-    #[serde(rename = "Resources", alias = "resources", default = "Vec::new")]
+    #[serde(rename = "Resources")]
     pub resources: Vec<T>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListResponseWire<T> {
+    #[serde(default = "default_list_schemas")]
+    schemas: Vec<String>,
+    #[serde(deserialize_with = "de_u64", default)]
+    total_results: u64,
+    #[serde(default, deserialize_with = "de_opt_usize")]
+    items_per_page: Option<u64>,
+    #[serde(default, deserialize_with = "de_opt_usize")]
+    start_index: Option<u64>,
+    #[serde(default)]
+    next_cursor: Option<String>,
+    #[serde(default)]
+    previous_cursor: Option<String>,
+    #[serde(rename = "Resources", default = "Vec::new")]
+    resources: Vec<T>,
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for ListResponse<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const NAMES: [&str; 7] = [
+            "schemas",
+            "totalResults",
+            "itemsPerPage",
+            "startIndex",
+            "nextCursor",
+            "previousCursor",
+            "Resources",
+        ];
+        let map = serde_json::Map::<String, Value>::deserialize(d)?;
+        let map: serde_json::Map<String, Value> = map
+            .into_iter()
+            .map(
+                |(k, v)| match NAMES.iter().find(|n| n.eq_ignore_ascii_case(&k)) {
+                    Some(n) => (n.to_string(), v),
+                    None => (k, v),
+                },
+            )
+            .collect();
+        let w: ListResponseWire<T> =
+            serde_json::from_value(Value::Object(map)).map_err(serde::de::Error::custom)?;
+        Ok(ListResponse {
+            schemas: w.schemas,
+            total_results: w.total_results,
+            items_per_page: w.items_per_page,
+            start_index: w.start_index,
+            next_cursor: w.next_cursor,
+            previous_cursor: w.previous_cursor,
+            resources: w.resources,
+        })
+    }
 }
 
 fn de_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {

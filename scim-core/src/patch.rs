@@ -7,7 +7,9 @@
 //! - `replace` (§3.5.2.3) replaces all values of a multi-valued attribute, or the elements a
 //!   value filter selects; it merges sub-attributes into a single-valued complex attribute.
 //! - `remove` (§3.5.2.2) needs a `path` (`noTarget` otherwise); with a value filter it removes
-//!   only matching values.
+//!   only matching values, and a filter that matches nothing is a successful no-op ("If the user
+//!   was not a member of this group, no changes should be made ... and a success response
+//!   should be returned"). Removing a required attribute is `mutability`.
 //! - `readOnly` attributes cannot be changed and `immutable` ones only set while unassigned
 //!   (`mutability`); sending the value an attribute already has is not a change and is accepted
 //!   (Okta repeats `id` in path-less replaces).
@@ -458,7 +460,7 @@ impl Engine<'_, '_> {
                 }
                 self.check_mutable(attr, Some(&cur), true)?;
                 if attr.required {
-                    return Err(ScimError::invalid_value(format!(
+                    return Err(ScimError::mutability(format!(
                         "{} is required and cannot be removed",
                         attr.name
                     )));
@@ -511,13 +513,8 @@ impl Engine<'_, '_> {
             .collect();
         if hits.is_empty() {
             let cur = (!items.is_empty()).then_some(Value::Array(items));
-            if self.compat.idempotent_remove {
-                return Ok(cur);
-            }
-            return Err(ScimError::no_target(format!(
-                "no value of {} matches [{f}]",
-                attr.name
-            )));
+            // RFC 7644 §3.5.2.2: nothing to remove is a success.
+            return Ok(cur);
         }
         match r.sub {
             None => {
@@ -755,7 +752,7 @@ impl Engine<'_, '_> {
         for a in core.attributes.iter().filter(|a| a.required) {
             if get_ci(before, &a.name).is_some() && get_ci(after, &a.name).is_none_or(is_unassigned)
             {
-                return Err(ScimError::invalid_value(format!(
+                return Err(ScimError::mutability(format!(
                     "{} is required and cannot be removed",
                     a.name
                 )));

@@ -146,6 +146,10 @@ fn for_each_leaf<'v>(
             }
         }
         Scope::Element { value, def } => {
+            // Inside a value filter, paths name sub-attributes of the element: nothing deeper.
+            if path.sub.is_some() || path.urn.is_some() {
+                return;
+            }
             let sub_def = def.and_then(|d| d.sub_attribute(&path.name));
             match value {
                 Value::Object(o) => {
@@ -196,8 +200,8 @@ pub fn fold(s: &str, case_exact: bool) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Parses an xsd:dateTime (RFC 3339 profile).
-pub(crate) fn parse_datetime(s: &str) -> Option<DateTime<FixedOffset>> {
+/// Parses an xsd:dateTime (RFC 3339 profile), as filters and PATCH do.
+pub fn parse_datetime(s: &str) -> Option<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(s.trim()).ok()
 }
 

@@ -31,7 +31,7 @@ use std::fmt;
 use crate::error::ScimError;
 use crate::path::AttrPath;
 
-pub use eval::{fold, matches};
+pub use eval::{fold, matches, parse_datetime};
 
 /// Longest filter accepted, in bytes.
 pub const MAX_FILTER_LEN: usize = 16 * 1024;
