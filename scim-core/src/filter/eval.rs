@@ -201,8 +201,15 @@ pub fn fold(s: &str, case_exact: bool) -> std::borrow::Cow<'_, str> {
 }
 
 /// Parses an xsd:dateTime (RFC 3339 profile), as filters and PATCH do.
+///
+/// xsd:dateTime allows a value without a time zone; such a value is read as UTC.
 pub fn parse_datetime(s: &str) -> Option<DateTime<FixedOffset>> {
-    DateTime::parse_from_rfc3339(s.trim()).ok()
+    let s = s.trim();
+    DateTime::parse_from_rfc3339(s).ok().or_else(|| {
+        chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+            .ok()
+            .map(|n| n.and_utc().fixed_offset())
+    })
 }
 
 fn ordering_holds(op: CompareOp, ord: Ordering) -> bool {
