@@ -359,6 +359,10 @@ pub struct PatchOperation {
 }
 
 impl PatchOperation {
+    /// An operation of any kind.
+    pub fn new(op: PatchOpKind, path: Option<String>, value: Option<Value>) -> Self {
+        PatchOperation { op, path, value }
+    }
     /// An `add`.
     pub fn add(path: Option<&str>, value: Value) -> Self {
         PatchOperation {

@@ -1,1 +1,33 @@
-//! SCIM 2.0 service provider (axum routes and storage). Filled in by the scim-server issue.
+//! # scim-server
+//!
+//! A SCIM 2.0 service provider (RFC 7643, RFC 7644, RFC 9865 cursors) for axum: mount
+//! [`router`] into any app, or run the `scim-server` binary. Storage is SQL: embedded SQLite by
+//! default, PostgreSQL for production and scale-out (any number of stateless server processes
+//! sharing one database).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use scim_server::{router, Settings, ScimState, SqlStore, TokenAuthenticator};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Arc::new(SqlStore::connect("sqlite://scim.db").await?);
+//! let auth = Arc::new(TokenAuthenticator::new(&[("s3cret".into(), "default".into())], Some(store.clone())));
+//! let state = ScimState::new(store, auth, Settings::default());
+//! let app: axum::Router = axum::Router::new().nest("/scim/v2", router(state));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod auth;
+pub mod config;
+pub mod cursor;
+pub mod error;
+pub mod routes;
+pub mod state;
+pub mod store;
+
+pub use auth::{Authenticator, JwtAuthenticator, Principal, TokenAuthenticator};
+pub use routes::router;
+pub use state::{ChangeEvent, ChangeHook, ChangeKind, ScimState, Settings};
+pub use store::{SqlStore, Store, StoreError};

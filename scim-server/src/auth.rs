@@ -1,0 +1,216 @@
+//! Authentication (RFC 7644 §2): bearer tokens mapped to tenants, and OAuth2 JWTs.
+//!
+//! No endpoint is open without credentials. Tokens are stored as SHA-256 hashes and compared in
+//! constant time; a token is never logged. A missing or wrong credential is `401` with
+//! `WWW-Authenticate: Bearer realm="SCIM"` and a SCIM error body.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use scim_core::ScimError;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::state::ScimState;
+use crate::store::Store;
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The tenant whose data the caller sees.
+    pub tenant: String,
+    /// The authenticated subject (a JWT `sub`), which `/Me` maps to a User's `userName`.
+    pub subject: Option<String>,
+}
+
+/// Decides who a request comes from.
+#[async_trait]
+pub trait Authenticator: Send + Sync + 'static {
+    /// Returns the principal for a bearer credential, or `None` when it is not accepted.
+    async fn authenticate(&self, bearer: &str) -> Option<Principal>;
+}
+
+/// Hex SHA-256 of a token, as stored.
+pub fn hash_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new random token (256 bits, URL-safe base64).
+pub fn generate_token() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Static tokens given in configuration, plus tokens stored (hashed) in the database.
+pub struct TokenAuthenticator {
+    configured: Vec<([u8; 32], String)>,
+    store: Option<Arc<dyn Store>>,
+}
+
+impl TokenAuthenticator {
+    /// Tokens from configuration: `(token, tenant)`; and, optionally, the store's token table.
+    pub fn new(tokens: &[(String, String)], store: Option<Arc<dyn Store>>) -> Self {
+        let configured = tokens
+            .iter()
+            .map(|(t, tenant)| (Sha256::digest(t.as_bytes()).into(), tenant.clone()))
+            .collect();
+        TokenAuthenticator { configured, store }
+    }
+}
+
+#[async_trait]
+impl Authenticator for TokenAuthenticator {
+    async fn authenticate(&self, bearer: &str) -> Option<Principal> {
+        let digest: [u8; 32] = Sha256::digest(bearer.as_bytes()).into();
+        // Compare against every configured token without stopping early.
+        let mut found: Option<&str> = None;
+        for (h, tenant) in &self.configured {
+            if bool::from(h.ct_eq(&digest)) {
+                found = Some(tenant);
+            }
+        }
+        if let Some(t) = found {
+            return Some(Principal {
+                tenant: t.to_string(),
+                subject: None,
+            });
+        }
+        let store = self.store.as_ref()?;
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        match store.token_tenant(&hex).await {
+            Ok(Some(tenant)) => Some(Principal {
+                tenant,
+                subject: None,
+            }),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "token lookup failed");
+                None
+            }
+        }
+    }
+}
+
+/// Tries several authenticators in order.
+pub struct AnyOf(pub Vec<Arc<dyn Authenticator>>);
+
+#[async_trait]
+impl Authenticator for AnyOf {
+    async fn authenticate(&self, bearer: &str) -> Option<Principal> {
+        for a in &self.0 {
+            if let Some(p) = a.authenticate(bearer).await {
+                return Some(p);
+            }
+        }
+        None
+    }
+}
+
+/// An OAuth2 access-token (JWT) validator: signature by configured keys, `iss`, `aud`, `exp`.
+pub struct JwtAuthenticator {
+    issuers: Vec<JwtIssuer>,
+}
+
+/// One trusted issuer.
+#[derive(Clone)]
+pub struct JwtIssuer {
+    /// Expected `iss`.
+    pub issuer: String,
+    /// Expected `aud`.
+    pub audience: String,
+    /// Verification key.
+    pub key: jsonwebtoken::DecodingKey,
+    /// Accepted algorithms.
+    pub algorithms: Vec<jsonwebtoken::Algorithm>,
+    /// The tenant this issuer's tokens map to.
+    pub tenant: String,
+}
+
+impl std::fmt::Debug for JwtIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtIssuer")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish()
+    }
+}
+
+impl JwtAuthenticator {
+    /// A validator for the given issuers.
+    pub fn new(issuers: Vec<JwtIssuer>) -> Self {
+        JwtAuthenticator { issuers }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Claims {
+    sub: Option<String>,
+}
+
+#[async_trait]
+impl Authenticator for JwtAuthenticator {
+    async fn authenticate(&self, bearer: &str) -> Option<Principal> {
+        if bearer.split('.').count() != 3 {
+            return None;
+        }
+        for iss in &self.issuers {
+            let mut v = jsonwebtoken::Validation::new(*iss.algorithms.first()?);
+            v.algorithms = iss.algorithms.clone();
+            v.set_issuer(&[&iss.issuer]);
+            v.set_audience(&[&iss.audience]);
+            v.set_required_spec_claims(&["exp", "iss", "aud"]);
+            if let Ok(data) = jsonwebtoken::decode::<Claims>(bearer, &iss.key, &v) {
+                return Some(Principal {
+                    tenant: iss.tenant.clone(),
+                    subject: data.claims.sub,
+                });
+            }
+        }
+        None
+    }
+}
+
+fn unauthorized(detail: &str) -> ApiError {
+    ApiError::from(ScimError::new(401, None, detail))
+        .with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"SCIM\"")
+}
+
+/// Middleware: authenticates the request and stores the [`Principal`] in its extensions.
+pub async fn require_auth(
+    State(state): State<ScimState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let header_value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let Some(value) = header_value else {
+        return Err(unauthorized(
+            "authentication required: send Authorization: Bearer <token>",
+        ));
+    };
+    let token = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => return Err(unauthorized("unsupported authorization scheme: use Bearer")),
+    };
+    if token.is_empty() {
+        return Err(unauthorized("empty bearer token"));
+    }
+    match state.auth().authenticate(token).await {
+        Some(p) => {
+            req.extensions_mut().insert(p);
+            Ok(next.run(req).await)
+        }
+        None => Err(unauthorized("invalid credentials")),
+    }
+}

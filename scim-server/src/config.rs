@@ -1,0 +1,332 @@
+//! Configuration of the `scim-server` binary: command-line flags (each also an environment
+//! variable) and an optional TOML file for tenants, JWT issuers and policies.
+//!
+//! ```toml
+//! # scim-server.toml
+//! cursor_key = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"  # 64 hex digits, shared by all processes
+//! group_patch_no_content = false
+//!
+//! [[tenants]]
+//! name = "acme"
+//! tokens = ["a-long-random-token"]   # or "sha256:<hex>" to keep only the hash in the file
+//! compat = "default"                  # or "strict"
+//!
+//! [[jwt]]
+//! issuer = "https://sts.windows.net/00000000-0000-0000-0000-000000000000/"
+//! audience = "api://scim"
+//! tenant = "acme"
+//! hs256_secret = "…"                 # or rsa_public_key_pem = "/path/key.pem"
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use clap::Parser;
+use scim_core::{Compat, ScimError};
+use serde::Deserialize;
+
+use crate::auth::{
+    generate_token, hash_token, AnyOf, Authenticator, JwtAuthenticator, JwtIssuer,
+    TokenAuthenticator,
+};
+use crate::error::{ApiError, SCIM_JSON};
+use crate::state::{ScimState, Settings};
+use crate::store::{SqlStore, Store};
+
+/// Command-line flags.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "scim-server",
+    version,
+    about = "A SCIM 2.0 service provider (RFC 7643, RFC 7644, RFC 9865)"
+)]
+pub struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "SCIM_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Database: sqlite://PATH, sqlite::memory: or postgres://USER@HOST/DB.
+    #[arg(long, env = "SCIM_DATABASE_URL", default_value = "sqlite://scim.db")]
+    pub database_url: String,
+    /// A bearer token for the default tenant (repeatable; comma-separated in the variable).
+    #[arg(long = "token", env = "SCIM_TOKENS", value_delimiter = ',')]
+    pub tokens: Vec<String>,
+    /// Path the SCIM endpoints are served under.
+    #[arg(long, env = "SCIM_BASE_PATH", default_value = "/scim/v2")]
+    pub base_path: String,
+    /// Public base URL for locations (default: from the Host header).
+    #[arg(long, env = "SCIM_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// TOML configuration file for tenants, JWT issuers and policies.
+    #[arg(long, env = "SCIM_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Request timeout in seconds.
+    #[arg(long, env = "SCIM_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout: u64,
+    /// Largest request body in bytes.
+    #[arg(long, env = "SCIM_MAX_BODY", default_value_t = 1 << 20)]
+    pub max_body: usize,
+    /// Log format: text or json.
+    #[arg(long, env = "SCIM_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+/// The configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Hex key signing cursors; servers sharing a database must share it.
+    pub cursor_key: Option<String>,
+    /// Answer group PATCHes with 204.
+    #[serde(default)]
+    pub group_patch_no_content: bool,
+    /// Tenants.
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
+    /// JWT issuers.
+    #[serde(default)]
+    pub jwt: Vec<JwtConfig>,
+}
+
+/// A tenant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Tenant name.
+    pub name: String,
+    /// Its tokens (plain, or `sha256:<hex>`).
+    #[serde(default)]
+    pub tokens: Vec<String>,
+    /// `default` or `strict`.
+    pub compat: Option<String>,
+}
+
+/// A trusted JWT issuer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtConfig {
+    /// Expected `iss`.
+    pub issuer: String,
+    /// Expected `aud`.
+    pub audience: String,
+    /// Tenant for its tokens.
+    pub tenant: String,
+    /// HMAC secret (HS256).
+    pub hs256_secret: Option<String>,
+    /// Path of an RSA public key in PEM (RS256).
+    pub rsa_public_key_pem: Option<PathBuf>,
+}
+
+/// The default tenant's name.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// A configuration or start-up failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Reads the configuration file.
+pub fn read_file(path: &std::path::Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+}
+
+fn parse_key(hex: &str) -> Result<[u8; 32], ConfigError> {
+    let hex = hex.trim();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ConfigError("cursor_key must be 64 hex digits".into()));
+    }
+    let mut key = [0u8; 32];
+    for (i, k) in key.iter_mut().enumerate() {
+        *k = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+            .map_err(|e| ConfigError(e.to_string()))?;
+    }
+    Ok(key)
+}
+
+/// What [`build`] produced.
+pub struct Built {
+    /// The application.
+    pub app: Router,
+    /// A token created on first start (print it once).
+    pub new_token: Option<String>,
+    /// The store (for shutdown).
+    pub store: Arc<SqlStore>,
+}
+
+/// Builds the application from flags and the optional file.
+pub async fn build(cli: &Cli) -> Result<Built, ConfigError> {
+    let file = match &cli.config {
+        Some(p) => read_file(p)?,
+        None => FileConfig::default(),
+    };
+    let store = Arc::new(
+        SqlStore::connect(&cli.database_url)
+            .await
+            .map_err(|e| ConfigError(e.to_string()))?,
+    );
+    let mut tokens: Vec<(String, String)> = cli
+        .tokens
+        .iter()
+        .filter(|t| !t.is_empty())
+        .map(|t| (t.clone(), DEFAULT_TENANT.to_string()))
+        .collect();
+    let mut settings = Settings {
+        base_url: cli.public_url.clone(),
+        base_path: cli.base_path.clone(),
+        max_body: cli.max_body,
+        group_patch_no_content: file.group_patch_no_content,
+        ..Settings::default()
+    };
+    for t in &file.tenants {
+        for tok in &t.tokens {
+            match tok.strip_prefix("sha256:") {
+                Some(hash) => store
+                    .add_token(&hash.to_ascii_lowercase(), &t.name, "config")
+                    .await
+                    .map_err(|e| ConfigError(e.to_string()))?,
+                None => tokens.push((tok.clone(), t.name.clone())),
+            }
+        }
+        match t.compat.as_deref() {
+            None | Some("default") => {}
+            Some("strict") => {
+                settings
+                    .tenant_compat
+                    .insert(t.name.clone(), Compat::strict());
+            }
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "tenant {}: unknown compat {other:?} (use default or strict)",
+                    t.name
+                )))
+            }
+        }
+    }
+    let mut new_token = None;
+    if tokens.is_empty()
+        && !store
+            .has_tokens()
+            .await
+            .map_err(|e| ConfigError(e.to_string()))?
+    {
+        let t = generate_token();
+        store
+            .add_token(&hash_token(&t), DEFAULT_TENANT, "first start")
+            .await
+            .map_err(|e| ConfigError(e.to_string()))?;
+        new_token = Some(t);
+    }
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let mut auths: Vec<Arc<dyn Authenticator>> = vec![Arc::new(TokenAuthenticator::new(
+        &tokens,
+        Some(dyn_store.clone()),
+    ))];
+    if !file.jwt.is_empty() {
+        let mut issuers = Vec::new();
+        for j in &file.jwt {
+            let (key, alg) = match (&j.hs256_secret, &j.rsa_public_key_pem) {
+                (Some(s), None) => (
+                    jsonwebtoken::DecodingKey::from_secret(s.as_bytes()),
+                    jsonwebtoken::Algorithm::HS256,
+                ),
+                (None, Some(p)) => {
+                    let pem = std::fs::read(p)
+                        .map_err(|e| ConfigError(format!("{}: {e}", p.display())))?;
+                    let key = jsonwebtoken::DecodingKey::from_rsa_pem(&pem)
+                        .map_err(|e| ConfigError(format!("{}: {e}", p.display())))?;
+                    (key, jsonwebtoken::Algorithm::RS256)
+                }
+                _ => {
+                    return Err(ConfigError(format!(
+                        "jwt issuer {}: give exactly one of hs256_secret, rsa_public_key_pem",
+                        j.issuer
+                    )))
+                }
+            };
+            issuers.push(JwtIssuer {
+                issuer: j.issuer.clone(),
+                audience: j.audience.clone(),
+                key,
+                algorithms: vec![alg],
+                tenant: j.tenant.clone(),
+            });
+        }
+        auths.push(Arc::new(JwtAuthenticator::new(issuers)));
+    }
+    let mut state = ScimState::new(dyn_store, Arc::new(AnyOf(auths)), settings);
+    if let Some(k) = &file.cursor_key {
+        state = state.with_cursor_key(parse_key(k)?);
+    }
+    let app = app(
+        state,
+        &cli.base_path,
+        Duration::from_secs(cli.request_timeout),
+    );
+    Ok(Built {
+        app,
+        new_token,
+        store,
+    })
+}
+
+/// The complete application: the SCIM router under `base_path` with the standard layers, in
+/// this order from the outside in: tracing, panic catching, SCIM error rendering, timeout,
+/// compression.
+pub fn app(state: ScimState, base_path: &str, timeout: Duration) -> Router {
+    use tower_http::catch_panic::CatchPanicLayer;
+    use tower_http::compression::CompressionLayer;
+    use tower_http::timeout::TimeoutLayer;
+    use tower_http::trace::TraceLayer;
+    let scim = crate::routes::router(state);
+    let base = base_path.trim_end_matches('/');
+    let root = if base.is_empty() {
+        scim
+    } else {
+        Router::new().nest(base, scim)
+    };
+    root.fallback(|| async { ApiError::from(ScimError::not_found("no such endpoint")) })
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(axum::middleware::map_response(scim_error_bodies))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::from(ScimError::new(500, None, "internal error")).into_response()
+        }))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Gives every error response without a SCIM body (from layers: timeout, limits) one.
+async fn scim_error_bodies(resp: Response) -> Response {
+    let status = resp.status();
+    if status.as_u16() < 400 {
+        return resp;
+    }
+    let is_scim = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(SCIM_JSON.as_bytes()));
+    if is_scim {
+        return resp;
+    }
+    let detail = match status {
+        StatusCode::REQUEST_TIMEOUT => "the request took too long".to_string(),
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large".to_string(),
+        s => s.canonical_reason().unwrap_or("error").to_string(),
+    };
+    let mut out = ApiError::from(ScimError::new(status.as_u16(), None, detail)).into_response();
+    for (k, v) in resp.headers() {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    let _ = HeaderValue::from_static(SCIM_JSON);
+    out
+}

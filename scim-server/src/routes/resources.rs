@@ -1,0 +1,857 @@
+//! Resource endpoints: list and search (RFC 7644 §3.4.2, §3.4.3), read (§3.4.1), create
+//! (§3.3), replace (§3.5.1), PATCH (§3.5.2), delete (§3.6), with versions (§3.14) and RFC 9865
+//! cursors.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use scim_core::filter::{CompValue, CompareOp, Filter};
+use scim_core::messages::split_attr_list;
+use scim_core::patch::apply_operations;
+use scim_core::{
+    AttrPath, Compat, Context, JsonMap, ListResponse, PatchOp, PatchOpKind, PatchOperation,
+    PatchPath, Projection, ScimError, ScimType, SearchRequest, SortOrder,
+};
+use serde_json::Value;
+
+use super::body::read_json;
+use super::render::{base_url, etag, render};
+use crate::auth::Principal;
+use crate::cursor::{Cursor, CursorError};
+use crate::error::{scim_json, ApiError, ApiResult};
+use crate::state::{ChangeEvent, ChangeKind, ScimState};
+use crate::store::{Load, MemberChange, MemberRow, Query, StoreError};
+
+const MAX_PATCH_ATTEMPTS: usize = 8;
+
+fn context<'a>(state: &'a ScimState, endpoint: &str) -> ApiResult<Context<'a>> {
+    let rt = state
+        .registry()
+        .resource_type_by_endpoint(&format!("/{endpoint}"))
+        .ok_or_else(|| ScimError::not_found(format!("no resource type at /{endpoint}")))?;
+    Ok(Context {
+        registry: state.registry(),
+        resource_type: rt,
+    })
+}
+
+/// Query parameters with case-insensitive names; `+` decodes to a space.
+fn params(raw: Option<&str>) -> HashMap<String, String> {
+    form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.into_owned()))
+        .collect()
+}
+
+fn is_group(ctx: &Context<'_>) -> bool {
+    ctx.resource_type.name == "Group"
+}
+
+fn load_for(ctx: &Context<'_>, proj: &Projection) -> Load {
+    Load {
+        members: is_group(ctx) && !proj.excludes(None, "members"),
+        groups: ctx.resource_type.name == "User" && !proj.excludes(None, "groups"),
+    }
+}
+
+fn with_headers(mut resp: Response, version: i64, location: Option<&str>) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&etag(version)) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    if let Some(l) = location.and_then(|l| HeaderValue::from_str(l).ok()) {
+        resp.headers_mut().insert(header::LOCATION, l);
+    }
+    resp
+}
+
+/// Parses `If-Match` into a version. `*` means any version.
+fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let v = v.to_str().unwrap_or("").trim();
+    if v == "*" {
+        return Ok(None);
+    }
+    let inner = v.trim_start_matches("W/").trim_matches('"');
+    match inner.parse::<i64>() {
+        Ok(n) => Ok(Some(n)),
+        // An ETag we never issued cannot match.
+        Err(_) => {
+            Err(ScimError::new(412, None, "If-Match does not match the resource's version").into())
+        }
+    }
+}
+
+fn precondition(e: StoreError) -> ApiError {
+    ApiError::from(e)
+}
+
+async fn notify(
+    state: &ScimState,
+    tenant: &str,
+    ctx: &Context<'_>,
+    id: &str,
+    kind: ChangeKind,
+    before: Option<Value>,
+    after: Option<Value>,
+) {
+    state
+        .hook()
+        .on_change(ChangeEvent {
+            tenant: tenant.to_string(),
+            resource_type: ctx.resource_type.name.clone(),
+            id: id.to_string(),
+            kind,
+            before,
+            after,
+        })
+        .await;
+}
+
+// ----- list and search -----
+
+/// `GET /{rt}`
+pub async fn list(
+    State(state): State<ScimState>,
+    Extension(p): Extension<Principal>,
+    Path(rt): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let ctx = context(&state, &rt)?;
+    let ps = params(q.as_deref());
+    let mut req = SearchRequest::new();
+    req.attributes = ps
+        .get("attributes")
+        .map(|s| split_attr_list(s))
+        .unwrap_or_default();
+    req.excluded_attributes = ps
+        .get("excludedattributes")
+        .map(|s| split_attr_list(s))
+        .unwrap_or_default();
+    req.filter = ps.get("filter").cloned();
+    req.sort_by = ps.get("sortby").cloned();
+    req.sort_order = ps
+        .get("sortorder")
+        .map(|s| SortOrder::parse(s))
+        .transpose()?;
+    req.start_index = ps
+        .get("startindex")
+        .map(|s| parse_int("startIndex", s))
+        .transpose()?;
+    req.count = ps.get("count").map(|s| parse_int("count", s)).transpose()?;
+    req.cursor = ps.get("cursor").cloned();
+    run_search(&state, &p, &ctx, req, &headers).await
+}
+
+fn parse_int(name: &str, s: &str) -> ApiResult<i64> {
+    s.trim().parse::<i64>().map_err(|_| {
+        let kind = if name == "count" {
+            ScimType::InvalidCount
+        } else {
+            ScimType::InvalidValue
+        };
+        ScimError::bad_request(kind, format!("{name} must be an integer, not {s:?}")).into()
+    })
+}
+
+/// `POST /{rt}/.search`
+pub async fn search(
+    State(state): State<ScimState>,
+    Extension(p): Extension<Principal>,
+    Path(rt): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
+    let ctx = context(&state, &rt)?;
+    let headers = req.headers().clone();
+    let body = read_json(req, state.settings().max_body).await?;
+    let sr = SearchRequest::from_json(body)?;
+    run_search(&state, &p, &ctx, sr, &headers).await
+}
+
+/// `POST /.search`: searches every resource type the filter can apply to (RFC 7644 §3.4.3).
+/// Results are grouped by resource type, in registry order.
+pub async fn search_root(
+    State(state): State<ScimState>,
+    Extension(p): Extension<Principal>,
+    req: Request,
+) -> ApiResult<Response> {
+    let headers = req.headers().clone();
+    let body = read_json(req, state.settings().max_body).await?;
+    let sr = SearchRequest::from_json(body)?;
+    if sr.cursor.is_some() {
+        return Err(ScimError::bad_request(
+            ScimType::InvalidCursor,
+            "cursors are supported per resource type, not on /.search",
+        )
+        .into());
+    }
+    let settings = state.settings();
+    let start = sr.start_index.unwrap_or(1).max(1) as u64;
+    let count = sr
+        .count
+        .unwrap_or(settings.default_count as i64)
+        .clamp(0, settings.max_results as i64) as u64;
+    let filter = sr.filter.as_deref().map(Filter::parse).transpose()?;
+    let base = base_url(&state, &headers);
+    let mut out = Vec::new();
+    let mut total = 0u64;
+    let mut skip = start - 1;
+    for rt in state.registry().resource_types() {
+        let ctx = Context {
+            registry: state.registry(),
+            resource_type: rt,
+        };
+        let proj = Projection::new(&sr.attributes, &sr.excluded_attributes, &ctx)?;
+        let remaining = count.saturating_sub(out.len() as u64);
+        let q = Query {
+            filter: filter.clone(),
+            offset: skip,
+            limit: remaining,
+            load: load_for(&ctx, &proj),
+            ..Query::default()
+        };
+        let (items, n) = state.store().query(&p.tenant, &ctx, &q).await?;
+        total += n;
+        skip = skip.saturating_sub(n);
+        for s in &items {
+            out.push(Value::Object(proj.apply(&render(&ctx, &base, s), &ctx)));
+        }
+    }
+    Ok(scim_json(
+        StatusCode::OK,
+        &ListResponse::new(out, total, start),
+    ))
+}
+
+async fn run_search(
+    state: &ScimState,
+    p: &Principal,
+    ctx: &Context<'_>,
+    sr: SearchRequest,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let settings = state.settings();
+    let proj = Projection::new(&sr.attributes, &sr.excluded_attributes, ctx)?;
+    let filter = match sr.filter.as_deref() {
+        Some(f) if !f.trim().is_empty() => {
+            let f = Filter::parse(f)?;
+            f.check(ctx)?;
+            Some(f)
+        }
+        _ => None,
+    };
+    let sort_by = match sr.sort_by.as_deref() {
+        Some(s) if !s.trim().is_empty() => {
+            let path = AttrPath::parse(s).map_err(|e| {
+                ScimError::invalid_value(format!("invalid sortBy {s:?}: {}", e.detail))
+            })?;
+            if ctx.resolve_attr(&path).is_none() {
+                return Err(ScimError::invalid_value(format!(
+                    "sortBy {s:?} is not an attribute of {}",
+                    ctx.resource_type.name
+                ))
+                .into());
+            }
+            Some(path)
+        }
+        _ => None,
+    };
+    let order = sr.sort_order.unwrap_or_default();
+    // RFC 7644 §3.4.2.4: count below 0 is 0; above the maximum, the maximum.
+    let count = sr
+        .count
+        .unwrap_or(settings.default_count as i64)
+        .clamp(0, settings.max_results as i64) as u64;
+    let base = base_url(state, headers);
+    let load = load_for(ctx, &proj);
+
+    if let Some(cursor) = sr.cursor {
+        if sr.start_index.is_some() {
+            return Err(
+                ScimError::invalid_value("use either cursor or startIndex, not both").into(),
+            );
+        }
+        let fingerprint = Cursor::fingerprint(
+            &p.tenant,
+            &ctx.resource_type.name,
+            sr.filter.as_deref(),
+            sr.sort_by.as_deref(),
+            order,
+        );
+        let position = if cursor.is_empty() {
+            Cursor::start(fingerprint)
+        } else {
+            Cursor::decode(&cursor, state.cursor_key(), &fingerprint).map_err(|e| match e {
+                CursorError::Invalid => ScimError::bad_request(
+                    ScimType::InvalidCursor,
+                    "the cursor is not valid for this query",
+                ),
+                CursorError::Expired => ScimError::bad_request(
+                    ScimType::ExpiredCursor,
+                    "the cursor has expired; start again with cursor=",
+                ),
+            })?
+        };
+        let keyset = sort_by.is_none();
+        let q = Query {
+            filter,
+            sort_by,
+            sort_order: order,
+            offset: if keyset { 0 } else { position.offset },
+            limit: count + 1,
+            after_id: if keyset {
+                position.after_id.clone()
+            } else {
+                None
+            },
+            load,
+        };
+        let (mut items, total) = state.store().query(&p.tenant, ctx, &q).await?;
+        let more = items.len() as u64 > count;
+        items.truncate(count as usize);
+        let next = more.then(|| {
+            let next = if keyset {
+                position.next_after(items.last().map(|s| s.id.clone()))
+            } else {
+                position.next_offset(count)
+            };
+            next.encode(state.cursor_key(), settings.cursor_ttl_secs)
+        });
+        let resources: Vec<Value> = items
+            .iter()
+            .map(|s| Value::Object(proj.apply(&render(ctx, &base, s), ctx)))
+            .collect();
+        let list = ListResponse::new(resources, total, 1).with_cursors(next, None);
+        return Ok(scim_json(StatusCode::OK, &list));
+    }
+
+    // RFC 7644 §3.4.2.4: startIndex below 1 is 1.
+    let start = sr.start_index.unwrap_or(1).max(1) as u64;
+    let q = Query {
+        filter,
+        sort_by,
+        sort_order: order,
+        offset: start - 1,
+        limit: count,
+        after_id: None,
+        load,
+    };
+    let (items, total) = state.store().query(&p.tenant, ctx, &q).await?;
+    let resources: Vec<Value> = items
+        .iter()
+        .map(|s| Value::Object(proj.apply(&render(ctx, &base, s), ctx)))
+        .collect();
+    Ok(scim_json(
+        StatusCode::OK,
+        &ListResponse::new(resources, total, start),
+    ))
+}
+
+// ----- read -----
+
+/// `GET /{rt}/{id}`
+pub async fn get_one(
+    State(state): State<ScimState>,
+    Extension(p): Extension<Principal>,
+    Path((rt, id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let ctx = context(&state, &rt)?;
+    let ps = params(q.as_deref());
+    let proj = Projection::from_query(
+        ps.get("attributes").map(String::as_str),
+        ps.get("excludedattributes").map(String::as_str),
+        &ctx,
+    )?;
+    let stored = state
+        .store()
+        .get(&p.tenant, &ctx, &id, load_for(&ctx, &proj))
+        .await?;
+    if let Some(inm) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        let tag = etag(stored.version);
+        if inm.split(',').any(|t| t.trim() == tag || t.trim() == "*") {
+            return Ok(with_headers(
+                StatusCode::NOT_MODIFIED.into_response(),
+                stored.version,
+                None,
+            ));
+        }
+    }
+    let base = base_url(&state, &headers);
+    let body = proj.apply(&render(&ctx, &base, &stored), &ctx);
+    Ok(with_headers(
+        scim_json(StatusCode::OK, &body),
+        stored.version,
+        None,
+    ))
+}
+
+// ----- create -----
+
+/// Splits a Group's `members` out of its data into rows.
+fn take_members(ctx: &Context<'_>, data: &mut JsonMap) -> ApiResult<Vec<MemberRow>> {
+    if !is_group(ctx) {
+        return Ok(Vec::new());
+    }
+    match data.shift_remove("members") {
+        None => Ok(Vec::new()),
+        Some(v) => member_rows(&v),
+    }
+}
+
+/// Reads member values: `[{"value": "id", "display": "…", "type": "User"}]`.
+fn member_rows(v: &Value) -> ApiResult<Vec<MemberRow>> {
+    let items: Vec<&Value> = match v {
+        Value::Array(a) => a.iter().collect(),
+        Value::Null => Vec::new(),
+        other => vec![other],
+    };
+    items
+        .into_iter()
+        .filter(|i| !i.is_null())
+        .map(|i| {
+            let o = i.as_object().ok_or_else(|| {
+                ScimError::invalid_value("each member must be an object with a \"value\"")
+            })?;
+            let value = scim_core::resource::get_ci(o, "value")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    ScimError::invalid_value(
+                        "each member needs a non-empty string \"value\" (the member's id)",
+                    )
+                })?;
+            let display = scim_core::resource::get_ci(o, "display")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let kind = scim_core::resource::get_ci(o, "type")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            Ok(MemberRow {
+                value: value.to_string(),
+                kind,
+                display,
+            })
+        })
+        .collect::<Result<Vec<_>, ScimError>>()
+        .map_err(ApiError::from)
+}
+
+/// `POST /{rt}`
+pub async fn create(
+    State(state): State<ScimState>,
+    Extension(p): Extension<Principal>,
+    Path(rt): Path<String>,
+    RawQuery(q): RawQuery,
+    req: Request,
+) -> ApiResult<Response> {
+    let ctx = context(&state, &rt)?;
+    let headers = req.headers().clone();
+    let body = read_json(req, state.settings().max_body).await?;
+    let compat = state.compat(&p.tenant);
+    let resource = scim_core::prepare_create(body, &ctx, &compat)?;
+    let mut data = resource.into_map();
+    let members = take_members(&ctx, &mut data)?;
+    let stored = state.store().create(&p.tenant, &ctx, data, members).await?;
+    let base = base_url(&state, &headers);
+    let full = render(&ctx, &base, &stored);
+    let ps = params(q.as_deref());
+    let proj = Projection::from_query(
+        ps.get("attributes").map(String::as_str),
+        ps.get("excludedattributes").map(String::as_str),
+        &ctx,
+    )?;
+    let location = format!("{base}{}/{}", ctx.resource_type.endpoint, stored.id);
+    notify(
+        &state,
+        &p.tenant,
+        &ctx,
+        &stored.id,
+        ChangeKind::Created,
+        None,
+        Some(Value::Object(full.clone())),
+    )
+    .await;
+    let body = proj.apply(&full, &ctx);
+    Ok(with_headers(
+        scim_json(StatusCode::CREATED, &body),
+        stored.version,
+        Some(&location),
+    ))
+}
+
+// ----- replace -----
+
+/// `PUT /{rt}/{id}`
+pub async fn replace(
+    State(state): State<ScimState>,
+    Extension(p): Extension<Principal>,
+    Path((rt, id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    req: Request,
+) -> ApiResult<Response> {
+    let ctx = context(&state, &rt)?;
+    let headers = req.headers().clone();
+    let expected = if_match(&headers)?;
+    let body = read_json(req, state.settings().max_body).await?;
+    let compat = state.compat(&p.tenant);
+    let existing = state
+        .store()
+        .get(&p.tenant, &ctx, &id, Load::default())
+        .await?;
+    if expected.is_some_and(|v| v != existing.version) {
+        return Err(precondition(StoreError::VersionMismatch));
+    }
+    let mut old = existing.data.clone();
+    old.insert("id".into(), Value::String(existing.id.clone()));
+    let resource = scim_core::prepare_replace(body, &old, &ctx, &compat)?;
+    let mut data = resource.into_map();
+    data.shift_remove("id");
+    data.shift_remove("meta");
+    data.shift_remove("groups");
+    let changes = if is_group(&ctx) {
+        let rows = take_members(&ctx, &mut data)?;
+        vec![MemberChange::RemoveAll, MemberChange::Add(rows)]
+    } else {
+        Vec::new()
+    };
+    let ps = params(q.as_deref());
+    let proj = Projection::from_query(
+        ps.get("attributes").map(String::as_str),
+        ps.get("excludedattributes").map(String::as_str),
+        &ctx,
+    )?;
+    let stored = state
+        .store()
+        .update(
+            &p.tenant,
+            &ctx,
+            &id,
+            Some(existing.version),
+            Some(data),
+            changes,
+            load_for(&ctx, &proj),
+        )
+        .await
+        .map_err(precondition)?;
+    let base = base_url(&state, &headers);
+    let full = render(&ctx, &base, &stored);
+    notify(
+        &state,
+        &p.tenant,
+        &ctx,
+        &id,
+        ChangeKind::Updated,
+        Some(Value::Object(render(&ctx, &base, &existing))),
+        Some(Value::Object(full.clone())),
+    )
+    .await;
+    Ok(with_headers(
+        scim_json(StatusCode::OK, &proj.apply(&full, &ctx)),
+        stored.version,
+        None,
+    ))
+}
+
+// ----- PATCH -----
+
+/// How a PATCH splits for a Group: member operations become row changes; the rest applies to
+/// the group's data. `None` when some operation needs the whole member list in memory.
+fn split_member_ops(
+    ops: &[PatchOperation],
+    compat: &Compat,
+) -> ApiResult<Option<(Vec<PatchOperation>, Vec<MemberChange>)>> {
+    let mut data_ops = Vec::new();
+    let mut changes = Vec::new();
+    let is_members = |path: &PatchPath| {
+        path.attr.name.eq_ignore_ascii_case("members")
+            && path
+                .attr
+                .urn
+                .as_deref()
+                .is_none_or(|u| u.eq_ignore_ascii_case(scim_core::schema::GROUP))
+    };
+    for op in ops {
+        match &op.path {
+            None => {
+                let Some(Value::Object(obj)) = &op.value else {
+                    data_ops.push(op.clone());
+                    continue;
+                };
+                let mut rest = obj.clone();
+                let members_key = rest
+                    .keys()
+                    .find(|k| k.eq_ignore_ascii_case("members"))
+                    .cloned();
+                if let Some(k) = members_key {
+                    let v = rest.shift_remove(&k).unwrap_or(Value::Null);
+                    let rows = member_rows(&v)?;
+                    if op.op == PatchOpKind::Replace {
+                        changes.push(MemberChange::RemoveAll);
+                    }
+                    changes.push(MemberChange::Add(rows));
+                }
+                if rest.keys().any(|k| {
+                    k.to_ascii_lowercase().starts_with("members.")
+                        || k.to_ascii_lowercase().starts_with("members[")
+                }) {
+                    return Ok(None);
+                }
+                if !rest.is_empty() {
+                    data_ops.push(PatchOperation::new(op.op, None, Some(Value::Object(rest))));
+                }
+            }
+            Some(raw) => {
+                let path = PatchPath::parse(raw)?;
+                if !is_members(&path) {
+                    data_ops.push(op.clone());
+                    continue;
+                }
+                if path.attr.sub.is_some() {
+                    return Ok(None);
+                }
+                match (op.op, &path.filter) {
+                    (PatchOpKind::Add, None) => changes.push(MemberChange::Add(member_rows(
+                        op.value.as_ref().unwrap_or(&Value::Null),
+                    )?)),
+                    (PatchOpKind::Replace, None) => {
+                        changes.push(MemberChange::RemoveAll);
+                        changes.push(MemberChange::Add(member_rows(
+                            op.value.as_ref().unwrap_or(&Value::Null),
+                        )?));
+                    }
+                    (PatchOpKind::Remove, None) => match &op.value {
+                        Some(v)
+                            if compat.remove_value_selects
+                                && !v.is_null()
+                                && v.as_array().is_none_or(|a| !a.is_empty()) =>
+                        {
+                            changes.push(MemberChange::Remove(
+                                member_rows(v)?.into_iter().map(|m| m.value).collect(),
+                            ))
+                        }
+                        _ => changes.push(MemberChange::RemoveAll),
+                    },
+                    (PatchOpKind::Remove, Some(f)) => match value_eq_ids(f) {
+                        Some(ids) => changes.push(MemberChange::Remove(ids)),
+                        None => return Ok(None),
+                    },
+                    _ => return Ok(None),
+                }
+            }
+        }
+    }
+    Ok(Some((data_ops, changes)))
+}
+
+/// `value eq "a" or value eq "b"` → `["a", "b"]`.
+fn value_eq_ids(f: &Filter) -> Option<Vec<String>> {
+    match f {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: CompValue::String(s),
+        } if path.urn.is_none()
+            && path.sub.is_none()
+            && path.name.eq_ignore_ascii_case("value") =>
+        {
+            Some(vec![s.clone()])
+        }
+        Filter::Or(a, b) => {
+            let mut v = value_eq_ids(a)?;
+            v.extend(value_eq_ids(b)?);
+            Some(v)
+        }
+        _ => None,
+    }
+}
+
+/// `PATCH /{rt}/{id}`
+pub async fn patch(
+    State(state): State<ScimState>,
+    Extension(p): Extension<Principal>,
+    Path((rt, id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    req: Request,
+) -> ApiResult<Response> {
+    let ctx = context(&state, &rt)?;
+    let headers = req.headers().clone();
+    let expected = if_match(&headers)?;
+    let body = read_json(req, state.settings().max_body).await?;
+    let compat = state.compat(&p.tenant);
+    let patch = PatchOp::from_json(&body, &compat)?;
+    let ps = params(q.as_deref());
+    let proj = Projection::from_query(
+        ps.get("attributes").map(String::as_str),
+        ps.get("excludedattributes").map(String::as_str),
+        &ctx,
+    )?;
+    let minimal = headers
+        .get("prefer")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("return=minimal"));
+    let no_content = minimal || (is_group(&ctx) && state.settings().group_patch_no_content);
+    let load = if no_content {
+        Load::default()
+    } else {
+        load_for(&ctx, &proj)
+    };
+
+    let split = if is_group(&ctx) {
+        split_member_ops(&patch.operations, &compat)?
+    } else {
+        Some((patch.operations.clone(), Vec::new()))
+    };
+    let mut attempt = 0;
+    let (before, stored) = loop {
+        attempt += 1;
+        let (data_ops, changes, needs_members) = match &split {
+            Some((d, c)) => (d.clone(), c.clone(), false),
+            None => (patch.operations.clone(), Vec::new(), true),
+        };
+        let current = state
+            .store()
+            .get(
+                &p.tenant,
+                &ctx,
+                &id,
+                Load {
+                    members: needs_members,
+                    groups: false,
+                },
+            )
+            .await?;
+        if expected.is_some_and(|v| v != current.version) {
+            return Err(precondition(StoreError::VersionMismatch));
+        }
+        // Work on the resource as clients see it (with id, and members when needed).
+        let mut work = current.data.clone();
+        work.insert("id".into(), Value::String(current.id.clone()));
+        let old_members: Vec<MemberRow> = current.members.clone().unwrap_or_default();
+        if needs_members && !old_members.is_empty() {
+            let list: Vec<Value> = old_members
+                .iter()
+                .map(|m| {
+                    let mut o = JsonMap::new();
+                    o.insert("value".into(), Value::String(m.value.clone()));
+                    if let Some(k) = &m.kind {
+                        o.insert("type".into(), Value::String(k.clone()));
+                    }
+                    if let Some(d) = &m.display {
+                        o.insert("display".into(), Value::String(d.clone()));
+                    }
+                    Value::Object(o)
+                })
+                .collect();
+            work.insert("members".into(), Value::Array(list));
+        }
+        let outcome = apply_operations(&mut work, &data_ops, &ctx, &compat)?;
+        let mut changes = changes;
+        if needs_members {
+            let new_rows = match work.shift_remove("members") {
+                Some(v) => member_rows(&v)?,
+                None => Vec::new(),
+            };
+            let removed: Vec<String> = old_members
+                .iter()
+                .filter(|o| !new_rows.contains(o))
+                .map(|o| o.value.clone())
+                .collect();
+            let added: Vec<MemberRow> = new_rows
+                .into_iter()
+                .filter(|n| !old_members.contains(n))
+                .collect();
+            if !removed.is_empty() {
+                changes.push(MemberChange::Remove(removed));
+            }
+            if !added.is_empty() {
+                changes.push(MemberChange::Add(added));
+            }
+        }
+        work.shift_remove("id");
+        let data = outcome.changed.then_some(work);
+        // Data changes need the version read; member-only changes are row operations that
+        // commute, so concurrent writers never lose each other's members.
+        let guard = if data.is_some() || expected.is_some() {
+            Some(current.version)
+        } else {
+            None
+        };
+        match state
+            .store()
+            .update(&p.tenant, &ctx, &id, guard, data, changes, load)
+            .await
+        {
+            Ok(s) => break (current, s),
+            Err(StoreError::VersionMismatch)
+                if expected.is_none() && attempt < MAX_PATCH_ATTEMPTS =>
+            {
+                continue
+            }
+            Err(e) => return Err(precondition(e)),
+        }
+    };
+    let base = base_url(&state, &headers);
+    let full = render(&ctx, &base, &stored);
+    if stored.version != before.version {
+        notify(
+            &state,
+            &p.tenant,
+            &ctx,
+            &id,
+            ChangeKind::Updated,
+            Some(Value::Object(render(&ctx, &base, &before))),
+            Some(Value::Object(full.clone())),
+        )
+        .await;
+    }
+    if no_content {
+        return Ok(with_headers(
+            StatusCode::NO_CONTENT.into_response(),
+            stored.version,
+            None,
+        ));
+    }
+    Ok(with_headers(
+        scim_json(StatusCode::OK, &proj.apply(&full, &ctx)),
+        stored.version,
+        None,
+    ))
+}
+
+// ----- delete -----
+
+/// `DELETE /{rt}/{id}`
+pub async fn delete(
+    State(state): State<ScimState>,
+    Extension(p): Extension<Principal>,
+    Path((rt, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let ctx = context(&state, &rt)?;
+    let expected = if_match(&headers)?;
+    state
+        .store()
+        .delete(&p.tenant, &ctx, &id, expected)
+        .await
+        .map_err(precondition)?;
+    notify(
+        &state,
+        &p.tenant,
+        &ctx,
+        &id,
+        ChangeKind::Deleted,
+        None,
+        None,
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,192 @@
+//! Storage: the [`Store`] trait and its SQL implementation for SQLite and PostgreSQL.
+//!
+//! The trait receives parsed filters, sort keys and pages and must apply them itself (never
+//! filter after loading), so `totalResults` is always right. Group members are rows in their own
+//! indexed table: adding or removing one member costs the same whatever the group's size, and
+//! reading a group with `excludedAttributes=members` never touches member rows.
+
+pub mod sql;
+mod sqlx_store;
+
+use async_trait::async_trait;
+use scim_core::filter::Filter;
+use scim_core::{AttrPath, Context, JsonMap, ScimError, SortOrder};
+
+pub use sqlx_store::SqlStore;
+
+/// A backend-neutral storage error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The resource does not exist (for this tenant).
+    #[error("not found")]
+    NotFound,
+    /// A unique value is taken.
+    #[error("{0}")]
+    Uniqueness(String),
+    /// The expected version did not match (optimistic concurrency / `If-Match`).
+    #[error("version mismatch")]
+    VersionMismatch,
+    /// The request is invalid in a way only storage can see (e.g. an unknown member id).
+    #[error("{0}")]
+    Invalid(ScimError),
+    /// The backend failed (connection, I/O). Never caused by client input.
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            if db.is_unique_violation() {
+                return StoreError::Uniqueness("a unique attribute value is already in use".into());
+            }
+        }
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// One member row of a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    /// The member's id.
+    pub value: String,
+    /// `User` or `Group` (filled in from the stored member when omitted).
+    pub kind: Option<String>,
+    /// The client-supplied display name.
+    pub display: Option<String>,
+}
+
+/// A group a user belongs to (the derived `groups` attribute).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRef {
+    /// The group's id.
+    pub value: String,
+    /// The group's displayName.
+    pub display: Option<String>,
+}
+
+/// A stored resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResource {
+    /// Server-assigned id.
+    pub id: String,
+    /// The resource JSON without `id`, `meta`, `members` and `groups`.
+    pub data: JsonMap,
+    /// Monotonic version, the ETag.
+    pub version: i64,
+    /// Creation time (fixed-width UTC text, see [`sql::timestamp_text`]).
+    pub created: String,
+    /// Last modification time.
+    pub last_modified: String,
+    /// Group members, when loaded.
+    pub members: Option<Vec<MemberRow>>,
+    /// A user's groups, when loaded.
+    pub groups: Option<Vec<GroupRef>>,
+}
+
+/// What to load with a resource.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Load {
+    /// Load a group's member rows.
+    pub members: bool,
+    /// Load a user's groups.
+    pub groups: bool,
+}
+
+/// A query: filter, sort and page, all applied by the store.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// The filter, if any.
+    pub filter: Option<Filter>,
+    /// Sort attribute.
+    pub sort_by: Option<AttrPath>,
+    /// Sort direction.
+    pub sort_order: SortOrder,
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows to return (0: count only).
+    pub limit: u64,
+    /// Keyset pagination: only resources after this (sort key, id) position.
+    pub after_id: Option<String>,
+    /// What to load with each resource.
+    pub load: Load,
+}
+
+/// A change to a group's members, applied as row operations.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MemberChange {
+    /// Add members (adding an existing member is a no-op).
+    Add(Vec<MemberRow>),
+    /// Remove members by id (removing a non-member is a no-op).
+    Remove(Vec<String>),
+    /// Remove every member.
+    RemoveAll,
+}
+
+/// Storage for SCIM resources, scoped by tenant.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates a resource with a new id.
+    async fn create(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        data: JsonMap,
+        members: Vec<MemberRow>,
+    ) -> Result<StoredResource, StoreError>;
+
+    /// Reads a resource.
+    async fn get(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        id: &str,
+        load: Load,
+    ) -> Result<StoredResource, StoreError>;
+
+    /// Writes a resource's data and applies member changes atomically. When `expected_version`
+    /// is given and differs from the stored one, nothing changes and `VersionMismatch` is
+    /// returned. `data: None` keeps the stored data (member-only changes). The version is
+    /// bumped when anything changed.
+    async fn update(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        id: &str,
+        expected_version: Option<i64>,
+        data: Option<JsonMap>,
+        member_changes: Vec<MemberChange>,
+        load: Load,
+    ) -> Result<StoredResource, StoreError>;
+
+    /// Deletes a resource and every membership that names it.
+    async fn delete(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError>;
+
+    /// Runs a query; returns the page and the total number of matches.
+    async fn query(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        q: &Query,
+    ) -> Result<(Vec<StoredResource>, u64), StoreError>;
+
+    /// The tenant of a bearer token's SHA-256 hash, if the token is known.
+    async fn token_tenant(&self, token_hash: &str) -> Result<Option<String>, StoreError>;
+
+    /// Stores a token hash for a tenant.
+    async fn add_token(
+        &self,
+        token_hash: &str,
+        tenant: &str,
+        label: &str,
+    ) -> Result<(), StoreError>;
+
+    /// True when no token exists at all (first start).
+    async fn has_tokens(&self) -> Result<bool, StoreError>;
+}

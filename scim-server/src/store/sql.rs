@@ -1,0 +1,844 @@
+//! Filter and sort translation to SQL for SQLite and PostgreSQL (RFC 7644 §3.4.2.2, §3.4.2.3).
+//!
+//! The translation mirrors `scim_core::filter` evaluation rule for rule (multi-valued "any"
+//! semantics, value filters on one element, `caseExact`, ASCII case folding, `ne` as `not eq`,
+//! `eq null`, `pr`), so a filter returns the same resources whether it runs in memory or in the
+//! database; a differential test checks this. Every literal and every JSON key is a bound
+//! parameter: no text from a request is ever spliced into SQL.
+//!
+//! Storage layout assumed (see the migrations):
+//! - `scim_resources r`: `tenant`, `resource_type`, `id`, `data` (the resource JSON without
+//!   `id`, `meta`, `members` and `groups`), `display_name`, `created`, `last_modified`
+//!   (fixed-width UTC text), `version`;
+//! - `scim_members m`: `tenant`, `group_id`, `member_id`, `member_type`, `display`.
+
+use scim_core::filter::{fold, CompValue, CompareOp, Filter};
+use scim_core::schema::{AttributeDef, AttributeType, ResolvedAttr};
+use scim_core::{AttrPath, Context, ScimError, ScimResult, SortOrder};
+
+/// The SQL dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite (JSON1 functions, `?NNN` placeholders).
+    Sqlite,
+    /// PostgreSQL (`jsonb`, `$N` placeholders).
+    Postgres,
+}
+
+/// A bound parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    /// Text.
+    Text(String),
+    /// Integer.
+    Int(i64),
+    /// Real.
+    Float(f64),
+}
+
+/// Parameters collected while building a statement.
+#[derive(Debug, Clone)]
+pub struct Params {
+    dialect: Dialect,
+    /// The values, in placeholder order.
+    pub values: Vec<SqlValue>,
+}
+
+impl Params {
+    /// Empty parameters for a dialect.
+    pub fn new(dialect: Dialect) -> Self {
+        Params {
+            dialect,
+            values: Vec::new(),
+        }
+    }
+    /// Binds a value and returns its placeholder.
+    pub fn push(&mut self, v: SqlValue) -> String {
+        self.values.push(v);
+        match self.dialect {
+            Dialect::Sqlite => format!("?{}", self.values.len()),
+            Dialect::Postgres => format!("${}", self.values.len()),
+        }
+    }
+    /// Binds text.
+    pub fn text(&mut self, s: impl Into<String>) -> String {
+        let p = self.push(SqlValue::Text(s.into()));
+        match self.dialect {
+            Dialect::Sqlite => p,
+            Dialect::Postgres => format!("{p}::text"),
+        }
+    }
+}
+
+const FALSE: &str = "(1=0)";
+const TRUE: &str = "(1=1)";
+
+/// Where a JSON value lives.
+#[derive(Debug, Clone)]
+enum Loc {
+    /// SQLite: `json` is an SQL expression of JSON text, `path` a bound JSON path placeholder.
+    SqlitePath { json: String, path: String },
+    /// SQLite: an element of `json_each`, by alias.
+    SqliteEach { alias: String },
+    /// PostgreSQL: a `jsonb` expression.
+    Pg(String),
+    /// A text column (NULL when absent).
+    Column(String),
+}
+
+/// Fixed-width UTC timestamp text used in the `created` / `last_modified` columns, so that text
+/// order is time order.
+pub fn timestamp_text(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn json_path(keys: &[&str]) -> String {
+    let mut p = String::from("$");
+    for k in keys {
+        p.push_str(".\"");
+        p.push_str(k);
+        p.push('"');
+    }
+    p
+}
+
+/// Translates filters and sort keys for one resource type.
+pub struct Translator<'a, 'c> {
+    ctx: &'a Context<'c>,
+    dialect: Dialect,
+    /// The parameters bound so far.
+    pub params: Params,
+    aliases: usize,
+}
+
+enum Scope {
+    Root,
+    /// An element of a multi-valued (or the value of a complex) attribute.
+    Element {
+        loc: Loc,
+        def: AttributeDef,
+    },
+    /// A row of `scim_members` (a Group's members) or of the derived `groups` of a User.
+    Rows {
+        kind: RowKind,
+        alias: String,
+        def: AttributeDef,
+    },
+}
+
+#[derive(Clone, Copy)]
+enum RowKind {
+    Members,
+    Groups,
+}
+
+impl<'a, 'c> Translator<'a, 'c> {
+    /// A translator for `ctx`'s resource type.
+    pub fn new(ctx: &'a Context<'c>, dialect: Dialect) -> Self {
+        Translator {
+            ctx,
+            dialect,
+            params: Params::new(dialect),
+            aliases: 0,
+        }
+    }
+
+    fn alias(&mut self, prefix: &str) -> String {
+        self.aliases += 1;
+        format!("{prefix}{}", self.aliases)
+    }
+
+    fn is_group(&self) -> bool {
+        self.ctx.resource_type.name.eq_ignore_ascii_case("Group")
+    }
+    fn is_user(&self) -> bool {
+        self.ctx.resource_type.name.eq_ignore_ascii_case("User")
+    }
+
+    /// The SQL condition for a filter (an expression over alias `r`).
+    pub fn filter(&mut self, f: &Filter) -> ScimResult<String> {
+        self.node(f, &Scope::Root, 0)
+    }
+
+    fn node(&mut self, f: &Filter, scope: &Scope, depth: usize) -> ScimResult<String> {
+        if depth > 64 {
+            return Err(ScimError::invalid_filter("filter nests too deeply"));
+        }
+        Ok(match f {
+            Filter::And(a, b) => format!(
+                "({} AND {})",
+                self.node(a, scope, depth + 1)?,
+                self.node(b, scope, depth + 1)?
+            ),
+            Filter::Or(a, b) => format!(
+                "({} OR {})",
+                self.node(a, scope, depth + 1)?,
+                self.node(b, scope, depth + 1)?
+            ),
+            Filter::Not(a) => format!("(NOT {})", self.node(a, scope, depth + 1)?),
+            Filter::Present(path) => self.term(path, None, scope)?,
+            Filter::Compare {
+                path,
+                op: CompareOp::Ne,
+                value,
+            } => {
+                let eq = self.term(path, Some((CompareOp::Eq, value)), scope)?;
+                format!("(NOT {eq})")
+            }
+            Filter::Compare {
+                path,
+                op: CompareOp::Eq,
+                value: CompValue::Null,
+            } => {
+                let pr = self.term(path, None, scope)?;
+                format!("(NOT {pr})")
+            }
+            Filter::Compare {
+                value: CompValue::Null,
+                ..
+            } => FALSE.to_string(),
+            Filter::Compare { path, op, value } => self.term(path, Some((*op, value)), scope)?,
+            Filter::ValuePath { path, filter } => self.value_path(path, filter, scope, depth)?,
+        })
+    }
+
+    fn value_path(
+        &mut self,
+        path: &AttrPath,
+        inner: &Filter,
+        scope: &Scope,
+        depth: usize,
+    ) -> ScimResult<String> {
+        if !matches!(scope, Scope::Root) {
+            return Ok(FALSE.to_string());
+        }
+        let Some(r) = self.ctx.resolve_attr(path) else {
+            return Ok(FALSE.to_string());
+        };
+        if r.sub.is_some() {
+            return Ok(FALSE.to_string());
+        }
+        if let Some(kind) = self.row_kind(&r) {
+            let alias = self.alias("m");
+            let scope = Scope::Rows {
+                kind,
+                alias: alias.clone(),
+                def: r.attr.clone(),
+            };
+            let cond = self.node(inner, &scope, depth + 1)?;
+            return Ok(self.rows_exists(kind, &alias, &cond));
+        }
+        if r.schema.is_none() {
+            // id / externalId / meta cannot hold elements.
+            return Ok(FALSE.to_string());
+        }
+        let base = self.base_loc(&r);
+        if r.attr.multi_valued {
+            let (from, elem) = self.each(&base);
+            let scope = Scope::Element {
+                loc: elem,
+                def: r.attr.clone(),
+            };
+            let cond = self.node(inner, &scope, depth + 1)?;
+            Ok(format!("EXISTS (SELECT 1 FROM {from} WHERE {cond})"))
+        } else {
+            let scope = Scope::Element {
+                loc: base,
+                def: r.attr.clone(),
+            };
+            self.node(inner, &scope, depth + 1)
+        }
+    }
+
+    fn row_kind(&self, r: &ResolvedAttr<'_>) -> Option<RowKind> {
+        if r.in_extension || r.schema.is_none() {
+            return None;
+        }
+        if self.is_group() && r.attr.name == "members" {
+            Some(RowKind::Members)
+        } else if self.is_user() && r.attr.name == "groups" {
+            Some(RowKind::Groups)
+        } else {
+            None
+        }
+    }
+
+    fn rows_exists(&mut self, kind: RowKind, alias: &str, cond: &str) -> String {
+        match kind {
+            RowKind::Members => format!(
+                "EXISTS (SELECT 1 FROM scim_members {alias} WHERE {alias}.tenant = r.tenant AND {alias}.group_id = r.id AND {cond})"
+            ),
+            RowKind::Groups => format!(
+                "EXISTS (SELECT 1 FROM scim_members {alias} JOIN scim_resources {alias}g ON {alias}g.tenant = {alias}.tenant AND {alias}g.resource_type = 'Group' AND {alias}g.id = {alias}.group_id WHERE {alias}.tenant = r.tenant AND {alias}.member_id = r.id AND {cond})"
+            ),
+        }
+    }
+
+    /// The column of a member/group row for a sub-attribute name, if it is stored.
+    fn row_column(kind: RowKind, alias: &str, sub: &str) -> Option<String> {
+        let s = sub.to_ascii_lowercase();
+        match (kind, s.as_str()) {
+            (RowKind::Members, "value") => Some(format!("{alias}.member_id")),
+            (RowKind::Members, "type") => Some(format!("{alias}.member_type")),
+            (RowKind::Members, "display") => Some(format!("{alias}.display")),
+            (RowKind::Groups, "value") => Some(format!("{alias}.group_id")),
+            (RowKind::Groups, "display") => Some(format!("{alias}g.display_name")),
+            (RowKind::Groups, "type") => Some("'direct'".to_string()),
+            _ => None,
+        }
+    }
+
+    fn base_loc(&mut self, r: &ResolvedAttr<'_>) -> Loc {
+        let mut keys: Vec<&str> = Vec::new();
+        if let Some(ext) = r.extension_key() {
+            keys.push(ext);
+        }
+        keys.push(&r.attr.name);
+        self.data_loc(&keys)
+    }
+
+    fn data_loc(&mut self, keys: &[&str]) -> Loc {
+        match self.dialect {
+            Dialect::Sqlite => Loc::SqlitePath {
+                json: "r.data".into(),
+                path: self.params.text(json_path(keys)),
+            },
+            Dialect::Postgres => {
+                let mut e = String::from("r.data");
+                for k in keys {
+                    let p = self.params.text(*k);
+                    e = format!("({e} -> {p})");
+                }
+                Loc::Pg(e)
+            }
+        }
+    }
+
+    /// A member of an object location.
+    fn child(&mut self, loc: &Loc, key: &str) -> Loc {
+        match loc {
+            Loc::SqlitePath { json, path } => {
+                // Append to the path in SQL, keeping the key bound.
+                let k = self
+                    .params
+                    .text(json_path(&[key]).trim_start_matches('$').to_string());
+                Loc::SqlitePath {
+                    json: json.clone(),
+                    path: format!("({path} || {k})"),
+                }
+            }
+            Loc::SqliteEach { alias } => {
+                let p = self.params.text(json_path(&[key]));
+                // Only objects can be navigated; `value` of a scalar element is not JSON text.
+                Loc::SqlitePath {
+                    json: format!("(CASE WHEN {alias}.type = 'object' THEN {alias}.value END)"),
+                    path: p,
+                }
+            }
+            Loc::Pg(e) => {
+                let p = self.params.text(key);
+                Loc::Pg(format!("({e} -> {p})"))
+            }
+            Loc::Column(_) => Loc::Column("NULL".into()),
+        }
+    }
+
+    /// `FROM` clause iterating the elements of an array location, and the element location.
+    fn each(&mut self, loc: &Loc) -> (String, Loc) {
+        let a = self.alias("e");
+        match loc {
+            Loc::SqlitePath { json, path } => (
+                format!("json_each(CASE WHEN json_type({json}, {path}) = 'array' THEN {json} END, {path}) {a}"),
+                Loc::SqliteEach { alias: a },
+            ),
+            Loc::SqliteEach { alias } => (
+                format!("json_each(CASE WHEN {alias}.type = 'array' THEN {alias}.value END) {a}"),
+                Loc::SqliteEach { alias: a },
+            ),
+            Loc::Pg(e) => (
+                format!("jsonb_array_elements(CASE WHEN jsonb_typeof({e}) = 'array' THEN {e} ELSE '[]'::jsonb END) WITH ORDINALITY {a}(v, ord)"),
+                Loc::Pg(format!("{a}.v")),
+            ),
+            Loc::Column(_) => ("(SELECT 1 WHERE 1=0) {a}".into(), Loc::Column("NULL".into())),
+        }
+    }
+
+    fn term(
+        &mut self,
+        path: &AttrPath,
+        cmp: Option<(CompareOp, &CompValue)>,
+        scope: &Scope,
+    ) -> ScimResult<String> {
+        match scope {
+            Scope::Element { .. } | Scope::Rows { .. }
+                if path.sub.is_some() || path.urn.is_some() =>
+            {
+                Ok(FALSE.to_string())
+            }
+            Scope::Element { loc, def } => {
+                let sub_def = def.sub_attribute(&path.name).cloned();
+                let child = self.child(
+                    loc,
+                    sub_def
+                        .as_ref()
+                        .map(|d| d.name.as_str())
+                        .unwrap_or(&path.name),
+                );
+                let mut c = self.leaf(&child, sub_def.as_ref(), cmp)?;
+                if path.name.eq_ignore_ascii_case("value") {
+                    // A simple multi-valued attribute: `value` names the element itself.
+                    let not_obj = self.not_object(loc);
+                    let itself = self.leaf(loc, Some(def), cmp)?;
+                    c = format!("({c} OR ({not_obj} AND {itself}))");
+                }
+                Ok(c)
+            }
+            Scope::Rows { kind, alias, def } => {
+                let sub_def = def.sub_attribute(&path.name).cloned();
+                match Self::row_column(*kind, alias, &path.name) {
+                    Some(col) => self.leaf(&Loc::Column(col), sub_def.as_ref(), cmp),
+                    None => Ok(FALSE.to_string()),
+                }
+            }
+            Scope::Root => self.root_term(path, cmp),
+        }
+    }
+
+    fn not_object(&self, loc: &Loc) -> String {
+        match loc {
+            Loc::SqliteEach { alias } => format!("{alias}.type <> 'object'"),
+            Loc::SqlitePath { json, path } => {
+                format!("COALESCE(json_type({json}, {path}), '') <> 'object'")
+            }
+            Loc::Pg(e) => format!("COALESCE(jsonb_typeof({e}), '') <> 'object'"),
+            Loc::Column(_) => TRUE.to_string(),
+        }
+    }
+
+    fn root_term(
+        &mut self,
+        path: &AttrPath,
+        cmp: Option<(CompareOp, &CompValue)>,
+    ) -> ScimResult<String> {
+        let Some(r) = self.ctx.resolve_attr(path) else {
+            return Ok(FALSE.to_string());
+        };
+        let whole = cmp.is_none();
+        if r.schema.is_none() {
+            // Common attributes: id and meta are columns, externalId lives in the JSON.
+            match (r.attr.name.as_str(), r.sub.map(|s| s.name.as_str())) {
+                ("id", _) => return self.leaf(&Loc::Column("r.id".into()), Some(r.attr), cmp),
+                ("meta", Some("created")) => {
+                    return self.leaf(&Loc::Column("r.created".into()), r.sub, cmp)
+                }
+                ("meta", Some("lastModified")) => {
+                    return self.leaf(&Loc::Column("r.last_modified".into()), r.sub, cmp)
+                }
+                ("meta", Some("resourceType")) => {
+                    let p = self.params.text(self.ctx.resource_type.name.clone());
+                    return self.leaf(&Loc::Column(p), r.sub, cmp);
+                }
+                ("meta", None) if whole => return Ok(TRUE.to_string()),
+                ("meta", _) => return Ok(FALSE.to_string()),
+                _ => {}
+            }
+        }
+        if let Some(kind) = self.row_kind(&r) {
+            let alias = self.alias("m");
+            let sub = r
+                .sub
+                .map(|s| s.name.clone())
+                .or_else(|| (!whole).then(|| "value".to_string()));
+            let cond = match sub {
+                None => TRUE.to_string(),
+                Some(s) => match Self::row_column(kind, &alias, &s) {
+                    Some(col) => self.leaf(&Loc::Column(col), r.attr.sub_attribute(&s), cmp)?,
+                    None => FALSE.to_string(),
+                },
+            };
+            return Ok(self.rows_exists(kind, &alias, &cond));
+        }
+        let base = self.base_loc(&r);
+        if !r.attr.multi_valued {
+            return match (r.sub, r.attr.is_complex() && !whole) {
+                (Some(sub), _) => {
+                    let l = self.child(&base, &sub.name);
+                    self.leaf(&l, Some(sub), cmp)
+                }
+                (None, true) => {
+                    let l = self.child(&base, "value");
+                    self.leaf(&l, r.attr.sub_attribute("value"), cmp)
+                }
+                (None, false) => self.leaf(&base, Some(r.attr), cmp),
+            };
+        }
+        let (from, elem) = self.each(&base);
+        let cond = match r.sub {
+            Some(sub) => {
+                let l = self.child(&elem, &sub.name);
+                self.leaf(&l, Some(sub), cmp)?
+            }
+            None if r.attr.is_complex() && !whole => {
+                let l = self.child(&elem, "value");
+                self.leaf(&l, r.attr.sub_attribute("value"), cmp)?
+            }
+            None => self.leaf(&elem, Some(r.attr), cmp)?,
+        };
+        Ok(format!("EXISTS (SELECT 1 FROM {from} WHERE {cond})"))
+    }
+
+    // ----- typed accessors -----
+
+    fn type_is(&self, loc: &Loc, sqlite: &[&str], pg: &str) -> String {
+        match loc {
+            Loc::SqlitePath { json, path } => {
+                let list = sqlite
+                    .iter()
+                    .map(|t| format!("'{t}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!("COALESCE(json_type({json}, {path}) IN ({list}), 0)")
+            }
+            Loc::SqliteEach { alias } => {
+                let list = sqlite
+                    .iter()
+                    .map(|t| format!("'{t}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!("COALESCE({alias}.type IN ({list}), 0)")
+            }
+            Loc::Pg(e) => format!("COALESCE(jsonb_typeof({e}) = '{pg}', FALSE)"),
+            Loc::Column(c) => {
+                if pg == "string" {
+                    format!("({c} IS NOT NULL)")
+                } else {
+                    FALSE.to_string()
+                }
+            }
+        }
+    }
+
+    fn text_of(&self, loc: &Loc) -> String {
+        match loc {
+            Loc::SqlitePath { json, path } => format!("json_extract({json}, {path})"),
+            Loc::SqliteEach { alias } => format!("{alias}.value"),
+            Loc::Pg(e) => format!("({e} #>> '{{}}')"),
+            Loc::Column(c) => c.clone(),
+        }
+    }
+
+    fn folded(&self, expr: String, case_exact: bool) -> String {
+        match (self.dialect, case_exact) {
+            (_, true) => match self.dialect {
+                Dialect::Sqlite => expr,
+                Dialect::Postgres => format!("({expr} COLLATE \"C\")"),
+            },
+            (Dialect::Sqlite, false) => format!("lower({expr})"),
+            (Dialect::Postgres, false) => format!("lower({expr} COLLATE \"C\")"),
+        }
+    }
+
+    fn leaf(
+        &mut self,
+        loc: &Loc,
+        def: Option<&AttributeDef>,
+        cmp: Option<(CompareOp, &CompValue)>,
+    ) -> ScimResult<String> {
+        let Some((op, value)) = cmp else {
+            return Ok(self.present(loc));
+        };
+        let kind = def.map(|d| d.kind);
+        let case_exact = def.map(|d| d.case_exact).unwrap_or(false);
+        Ok(match value {
+            CompValue::Null => FALSE.to_string(),
+            CompValue::String(s) => {
+                let is_str = self.type_is(loc, &["text"], "string");
+                let mut alt = String::new();
+                if op == CompareOp::Eq
+                    && (s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false"))
+                {
+                    // Identity-provider tolerance: `primary eq "True"` against a boolean.
+                    let b = s.eq_ignore_ascii_case("true");
+                    alt = format!(
+                        " OR {}",
+                        self.type_is(loc, &[if b { "true" } else { "false" }], "boolean")
+                    );
+                    if let Loc::Pg(e) = loc {
+                        alt = format!(" OR COALESCE({e} = '{b}'::jsonb, FALSE)");
+                    }
+                }
+                let text = self.text_of(loc);
+                let cmp_sql = if kind == Some(AttributeType::DateTime)
+                    && !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew)
+                    && scim_core::filter::parse_datetime(s).is_some()
+                {
+                    self.datetime_cmp(loc, &text, op, s)
+                } else if matches!(kind, Some(AttributeType::Boolean | AttributeType::Binary))
+                    && op.is_ordering()
+                {
+                    FALSE.to_string()
+                } else {
+                    self.string_cmp(&text, op, s, case_exact)
+                };
+                format!("(({is_str} AND {cmp_sql}){alt})")
+            }
+            CompValue::Bool(b) => {
+                if op != CompareOp::Eq {
+                    return Ok(FALSE.to_string());
+                }
+                let as_bool = match loc {
+                    Loc::Pg(e) => format!("COALESCE({e} = '{b}'::jsonb, FALSE)"),
+                    _ => self.type_is(loc, &[if *b { "true" } else { "false" }], "boolean"),
+                };
+                // A string "true"/"false" in a Boolean or undefined attribute also matches.
+                if def.is_none() || kind == Some(AttributeType::Boolean) {
+                    let is_str = self.type_is(loc, &["text"], "string");
+                    let text = self.text_of(loc);
+                    let lit = self.params.text(if *b { "true" } else { "false" });
+                    format!("({as_bool} OR ({is_str} AND lower({text}) = {lit}))")
+                } else {
+                    as_bool
+                }
+            }
+            CompValue::Number(n) => {
+                if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
+                    return Ok(FALSE.to_string());
+                }
+                let sym = op_symbol(op);
+                match loc {
+                    Loc::Pg(e) => {
+                        let p = self.params.text(n.to_string());
+                        format!("(CASE WHEN jsonb_typeof({e}) = 'number' THEN ({e} #>> '{{}}')::numeric {sym} ({p})::numeric ELSE FALSE END)")
+                    }
+                    Loc::Column(_) => FALSE.to_string(),
+                    _ => {
+                        let is_num = self.type_is(loc, &["integer", "real"], "number");
+                        let val = self.text_of(loc);
+                        let p = match (n.as_i64(), n.as_f64()) {
+                            (Some(i), _) => self.params.push(SqlValue::Int(i)),
+                            (None, Some(f)) => self.params.push(SqlValue::Float(f)),
+                            _ => return Ok(FALSE.to_string()),
+                        };
+                        format!("({is_num} AND {val} {sym} {p})")
+                    }
+                }
+            }
+        })
+    }
+
+    fn string_cmp(&mut self, text: &str, op: CompareOp, lit: &str, case_exact: bool) -> String {
+        let folded_lit = fold(lit, case_exact).into_owned();
+        let col = self.folded(text.to_string(), case_exact);
+        if lit.is_empty() && matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
+            return TRUE.to_string();
+        }
+        let p = self.params.text(folded_lit);
+        match (op, self.dialect) {
+            (CompareOp::Co, Dialect::Sqlite) => format!("instr({col}, {p}) > 0"),
+            (CompareOp::Co, Dialect::Postgres) => format!("strpos({col}, {p}) > 0"),
+            (CompareOp::Sw, Dialect::Sqlite) => format!("substr({col}, 1, length({p})) = {p}"),
+            (CompareOp::Sw, Dialect::Postgres) => format!("left({col}, char_length({p})) = {p}"),
+            (CompareOp::Ew, Dialect::Sqlite) => format!("substr({col}, -length({p})) = {p}"),
+            (CompareOp::Ew, Dialect::Postgres) => format!("right({col}, char_length({p})) = {p}"),
+            (op, Dialect::Postgres) => format!("{col} {} ({p} COLLATE \"C\")", op_symbol(op)),
+            (op, Dialect::Sqlite) => format!("{col} {} {p}", op_symbol(op)),
+        }
+    }
+
+    fn datetime_cmp(&mut self, loc: &Loc, text: &str, op: CompareOp, lit: &str) -> String {
+        let sym = op_symbol(op);
+        let instant = scim_core::filter::parse_datetime(lit).map(|d| d.with_timezone(&chrono::Utc));
+        match (loc, self.dialect) {
+            // Our own timestamp columns are fixed-width UTC text: compare as text.
+            (Loc::Column(_), _) => {
+                let p = self
+                    .params
+                    .text(instant.map(timestamp_text).unwrap_or_default());
+                match self.dialect {
+                    Dialect::Sqlite => format!("{text} {sym} {p}"),
+                    Dialect::Postgres => {
+                        format!("({text} COLLATE \"C\") {sym} ({p} COLLATE \"C\")")
+                    }
+                }
+            }
+            (_, Dialect::Sqlite) => {
+                let p = self.params.text(lit);
+                format!("strftime('%Y-%m-%dT%H:%M:%f', {text}) {sym} strftime('%Y-%m-%dT%H:%M:%f', {p})")
+            }
+            (_, Dialect::Postgres) => {
+                let p = self.params.text(lit);
+                format!("({text})::timestamptz {sym} ({p})::timestamptz")
+            }
+        }
+    }
+
+    /// `pr`: not null, "", [] or {} (an object or array counts when one of its members does).
+    fn present(&mut self, loc: &Loc) -> String {
+        match loc {
+            Loc::Column(c) => format!("({c} IS NOT NULL AND {c} <> '')"),
+            Loc::Pg(e) => format!(
+                "(CASE WHEN {e} IS NULL THEN FALSE ELSE CASE jsonb_typeof({e}) WHEN 'string' THEN ({e} #>> '{{}}') <> '' \
+                 WHEN 'array' THEN EXISTS (SELECT 1 FROM jsonb_array_elements({e}) pa(v) WHERE jsonb_typeof(pa.v) <> 'null' AND pa.v <> '\"\"'::jsonb AND pa.v <> '[]'::jsonb AND pa.v <> '{{}}'::jsonb) \
+                 WHEN 'object' THEN EXISTS (SELECT 1 FROM jsonb_each({e}) po(k, v) WHERE jsonb_typeof(po.v) <> 'null' AND po.v <> '\"\"'::jsonb AND po.v <> '[]'::jsonb AND po.v <> '{{}}'::jsonb) \
+                 WHEN 'null' THEN FALSE ELSE TRUE END END)"
+            ),
+            Loc::SqlitePath { json, path } => {
+                let a = self.alias("p");
+                format!(
+                    "(CASE WHEN json_type({json}, {path}) IS NULL THEN 0 ELSE CASE json_type({json}, {path}) WHEN 'text' THEN json_extract({json}, {path}) <> '' \
+                     WHEN 'array' THEN EXISTS (SELECT 1 FROM json_each({json}, {path}) {a} WHERE {a}.type <> 'null' AND NOT ({a}.type = 'text' AND {a}.value = '') AND NOT ({a}.type IN ('array', 'object') AND {a}.value IN ('[]', '{{}}'))) \
+                     WHEN 'object' THEN EXISTS (SELECT 1 FROM json_each({json}, {path}) {a} WHERE {a}.type <> 'null' AND NOT ({a}.type = 'text' AND {a}.value = '') AND NOT ({a}.type IN ('array', 'object') AND {a}.value IN ('[]', '{{}}'))) \
+                     WHEN 'null' THEN 0 ELSE 1 END END)"
+                )
+            }
+            Loc::SqliteEach { alias } => {
+                let a = self.alias("p");
+                format!(
+                    "(CASE {alias}.type WHEN 'text' THEN {alias}.value <> '' \
+                     WHEN 'null' THEN 0 \
+                     WHEN 'array' THEN EXISTS (SELECT 1 FROM json_each({alias}.value) {a} WHERE {a}.type <> 'null' AND NOT ({a}.type = 'text' AND {a}.value = '') AND NOT ({a}.type IN ('array', 'object') AND {a}.value IN ('[]', '{{}}'))) \
+                     WHEN 'object' THEN EXISTS (SELECT 1 FROM json_each({alias}.value) {a} WHERE {a}.type <> 'null' AND NOT ({a}.type = 'text' AND {a}.value = '') AND NOT ({a}.type IN ('array', 'object') AND {a}.value IN ('[]', '{{}}'))) \
+                     ELSE 1 END)"
+                )
+            }
+        }
+    }
+
+    /// The `ORDER BY` clause for `sortBy` (RFC 7644 §3.4.2.3): missing values last when
+    /// ascending, type-aware comparison, `id` as the tie-breaker.
+    pub fn order_by(&mut self, sort_by: Option<&AttrPath>, order: SortOrder) -> String {
+        let Some(path) = sort_by else {
+            return "r.id ASC".into();
+        };
+        let Some(expr) = self.sort_expr(path) else {
+            return "r.id ASC".into();
+        };
+        let dir = if order == SortOrder::Descending {
+            "DESC"
+        } else {
+            "ASC"
+        };
+        // NULLs last when ascending, first when descending (the reverse order).
+        format!("(({expr}) IS NULL) {dir}, ({expr}) {dir}, r.id ASC")
+    }
+
+    fn sort_expr(&mut self, path: &AttrPath) -> Option<String> {
+        let r = self.ctx.resolve_attr(path)?;
+        if r.schema.is_none() {
+            return match (r.attr.name.as_str(), r.sub.map(|s| s.name.as_str())) {
+                ("id", _) => Some(self.sort_text("r.id".into(), true)),
+                ("meta", Some("created")) => Some(self.sort_text("r.created".into(), true)),
+                ("meta", Some("lastModified")) => {
+                    Some(self.sort_text("r.last_modified".into(), true))
+                }
+                ("externalId", _) => {
+                    let base = self.base_loc(&r);
+                    Some(self.typed_sort(&base, r.attr))
+                }
+                _ => None,
+            };
+        }
+        if self.row_kind(&r).is_some() {
+            return None;
+        }
+        let base = self.base_loc(&r);
+        if !r.attr.multi_valued {
+            return Some(match r.sub {
+                Some(sub) => {
+                    let l = self.child(&base, &sub.name);
+                    self.typed_sort(&l, sub)
+                }
+                None if r.attr.is_complex() => {
+                    let sub = r.attr.sub_attribute("value")?;
+                    let l = self.child(&base, "value");
+                    self.typed_sort(&l, sub)
+                }
+                None => self.typed_sort(&base, r.attr),
+            });
+        }
+        // Multi-valued: the primary value, else the first.
+        let (from, elem) = self.each(&base);
+        let (leaf, def) = match r.sub {
+            Some(sub) => (self.child(&elem, &sub.name), sub),
+            None if r.attr.is_complex() => {
+                (self.child(&elem, "value"), r.attr.sub_attribute("value")?)
+            }
+            None => (elem.clone(), r.attr),
+        };
+        let value = self.typed_sort(&leaf, def);
+        let primary = self.child(&elem, "primary");
+        let is_primary = match &primary {
+            Loc::Pg(e) => format!("COALESCE({e} = 'true'::jsonb, FALSE)"),
+            other => self.type_is(other, &["true"], "boolean"),
+        };
+        let key = match &elem {
+            Loc::SqliteEach { alias } => format!("{alias}.key"),
+            _ => "1".into(),
+        };
+        Some(match self.dialect {
+            Dialect::Sqlite => format!(
+                "(SELECT {value} FROM {from} ORDER BY {is_primary} DESC, {key} ASC LIMIT 1)"
+            ),
+            Dialect::Postgres => {
+                let alias = match &elem {
+                    Loc::Pg(e) => e.trim_end_matches(".v").to_string(),
+                    _ => String::new(),
+                };
+                format!("(SELECT {value} FROM {from} ORDER BY {is_primary} DESC, {alias}.ord ASC LIMIT 1)")
+            }
+        })
+    }
+
+    fn sort_text(&self, expr: String, case_exact: bool) -> String {
+        self.folded(expr, case_exact)
+    }
+
+    fn typed_sort(&self, loc: &Loc, def: &AttributeDef) -> String {
+        match (self.dialect, def.kind, loc) {
+            (_, _, Loc::Column(c)) => self.sort_text(c.clone(), def.case_exact),
+            (Dialect::Sqlite, AttributeType::DateTime, _) => {
+                format!("strftime('%Y-%m-%dT%H:%M:%f', {})", self.text_of(loc))
+            }
+            (
+                Dialect::Sqlite,
+                AttributeType::Integer | AttributeType::Decimal | AttributeType::Boolean,
+                _,
+            ) => self.text_of(loc),
+            (Dialect::Sqlite, _, _) => {
+                let is_str = self.type_is(loc, &["text"], "string");
+                format!(
+                    "CASE WHEN {is_str} THEN {} END",
+                    self.folded(self.text_of(loc), def.case_exact)
+                )
+            }
+            (Dialect::Postgres, AttributeType::Integer | AttributeType::Decimal, Loc::Pg(e)) => {
+                format!("CASE WHEN jsonb_typeof({e}) = 'number' THEN ({e} #>> '{{}}')::numeric END")
+            }
+            (Dialect::Postgres, AttributeType::Boolean, Loc::Pg(e)) => {
+                format!("CASE WHEN jsonb_typeof({e}) = 'boolean' THEN ({e} #>> '{{}}') END")
+            }
+            (Dialect::Postgres, AttributeType::DateTime, Loc::Pg(e)) => {
+                format!(
+                    "CASE WHEN jsonb_typeof({e}) = 'string' THEN ({e} #>> '{{}}')::timestamptz END"
+                )
+            }
+            (Dialect::Postgres, _, Loc::Pg(e)) => format!(
+                "CASE WHEN jsonb_typeof({e}) = 'string' THEN {} END",
+                self.folded(format!("({e} #>> '{{}}')"), def.case_exact)
+            ),
+            _ => "NULL".into(),
+        }
+    }
+}
+
+fn op_symbol(op: CompareOp) -> &'static str {
+    match op {
+        CompareOp::Eq => "=",
+        CompareOp::Ne => "<>",
+        CompareOp::Gt => ">",
+        CompareOp::Ge => ">=",
+        CompareOp::Lt => "<",
+        CompareOp::Le => "<=",
+        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => "=",
+    }
+}

@@ -1,0 +1,752 @@
+//! The SQL store for SQLite and PostgreSQL, on sqlx's `Any` driver.
+//!
+//! One implementation serves both databases: statements differ only where the [`Dialect`]
+//! says so (placeholders, `jsonb` casts, JSON functions in the translated filters). Migrations
+//! are embedded per backend (`migrations/sqlite`, `migrations/postgres`) and applied on start.
+//!
+//! SQLite runs in WAL mode with one writer connection (SQLite allows one writer at a time; a
+//! single writer avoids lock-upgrade failures) and several readers.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use scim_core::{Context, JsonMap, ScimError};
+use serde_json::Value;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+use super::sql::{timestamp_text, Dialect, Params, SqlValue, Translator};
+use super::{GroupRef, Load, MemberChange, MemberRow, Query, Store, StoreError, StoredResource};
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Most ids bound in one `IN (...)` list.
+const CHUNK: usize = 500;
+
+/// The SQL store.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    dialect: Dialect,
+    read: AnyPool,
+    write: AnyPool,
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    args: &'q [SqlValue],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for a in args {
+        q = match a {
+            SqlValue::Text(s) => q.bind(s.as_str()),
+            SqlValue::Int(i) => q.bind(*i),
+            SqlValue::Float(f) => q.bind(*f),
+        };
+    }
+    q
+}
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://PATH`, `sqlite::memory:`, `postgres://…`), applies the
+    /// migrations and returns the store.
+    pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+        sqlx::any::install_default_drivers();
+        if url.starts_with("sqlite:") {
+            let memory = url.contains(":memory:") || url.contains("mode=memory");
+            let url = if memory || url.contains('?') {
+                url.to_string()
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            let opts = |max: u32| {
+                AnyPoolOptions::new()
+                    .max_connections(max)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            use sqlx::Executor;
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            Ok(())
+                        })
+                    })
+            };
+            // An in-memory database exists once per connection: use a single one.
+            let write = opts(1).connect(&url).await?;
+            if !memory {
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&write)
+                    .await?;
+            }
+            SQLITE_MIGRATOR
+                .run(&write)
+                .await
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            let read = if memory {
+                write.clone()
+            } else {
+                opts(4).connect(&url).await?
+            };
+            Ok(SqlStore {
+                dialect: Dialect::Sqlite,
+                read,
+                write,
+            })
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await?;
+            POSTGRES_MIGRATOR
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            Ok(SqlStore {
+                dialect: Dialect::Postgres,
+                read: pool.clone(),
+                write: pool,
+            })
+        } else {
+            Err(StoreError::Backend(format!(
+                "unsupported database URL {:?}: use sqlite://PATH, sqlite::memory: or postgres://…",
+                url.split('@').next_back().unwrap_or("")
+            )))
+        }
+    }
+
+    /// Closes the pools, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
+    /// The dialect in use.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    fn p(&self) -> Params {
+        Params::new(self.dialect)
+    }
+
+    fn data_select(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => "r.data",
+            Dialect::Postgres => "r.data::text",
+        }
+    }
+
+    fn json_param(&self, params: &mut Params, data: &JsonMap) -> String {
+        let p = params.push(SqlValue::Text(Value::Object(data.clone()).to_string()));
+        match self.dialect {
+            Dialect::Sqlite => p,
+            Dialect::Postgres => format!("{p}::jsonb"),
+        }
+    }
+
+    fn row_to_resource(&self, row: &AnyRow) -> Result<StoredResource, StoreError> {
+        let data: String = row.try_get("data")?;
+        let data = match serde_json::from_str(&data) {
+            Ok(Value::Object(m)) => m,
+            _ => {
+                return Err(StoreError::Backend(
+                    "stored resource data is not a JSON object".into(),
+                ))
+            }
+        };
+        Ok(StoredResource {
+            id: row.try_get("id")?,
+            data,
+            version: row.try_get("version")?,
+            created: row.try_get("created")?,
+            last_modified: row.try_get("last_modified")?,
+            members: None,
+            groups: None,
+        })
+    }
+
+    async fn load_extras(
+        &self,
+        exec: &mut sqlx::AnyConnection,
+        tenant: &str,
+        ctx: &Context<'_>,
+        items: &mut [StoredResource],
+        load: Load,
+    ) -> Result<(), StoreError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let is_group = ctx.resource_type.name == "Group";
+        let is_user = ctx.resource_type.name == "User";
+        for chunk in items.chunks_mut(CHUNK) {
+            if load.members && is_group {
+                let mut p = self.p();
+                let t = p.text(tenant);
+                let ids: Vec<String> = chunk.iter().map(|r| p.text(r.id.clone())).collect();
+                let sql = format!(
+                    "SELECT group_id, member_id, member_type, display FROM scim_members \
+                     WHERE tenant = {t} AND group_id IN ({}) ORDER BY group_id, member_id",
+                    ids.join(", ")
+                );
+                let rows = bind_all(sqlx::query(&sql), &p.values)
+                    .fetch_all(&mut *exec)
+                    .await?;
+                for r in chunk.iter_mut() {
+                    r.members = Some(Vec::new());
+                }
+                for row in rows {
+                    let gid: String = row.try_get("group_id")?;
+                    if let Some(r) = chunk.iter_mut().find(|r| r.id == gid) {
+                        r.members.get_or_insert_with(Vec::new).push(MemberRow {
+                            value: row.try_get("member_id")?,
+                            kind: row.try_get::<Option<String>, _>("member_type")?,
+                            display: row.try_get::<Option<String>, _>("display")?,
+                        });
+                    }
+                }
+            }
+            if load.groups && is_user {
+                let mut p = self.p();
+                let t = p.text(tenant);
+                let ids: Vec<String> = chunk.iter().map(|r| p.text(r.id.clone())).collect();
+                let sql = format!(
+                    "SELECT m.member_id, m.group_id, g.display_name FROM scim_members m \
+                     JOIN scim_resources g ON g.tenant = m.tenant AND g.resource_type = 'Group' AND g.id = m.group_id \
+                     WHERE m.tenant = {t} AND m.member_id IN ({}) ORDER BY m.member_id, m.group_id",
+                    ids.join(", ")
+                );
+                let rows = bind_all(sqlx::query(&sql), &p.values)
+                    .fetch_all(&mut *exec)
+                    .await?;
+                for r in chunk.iter_mut() {
+                    r.groups = Some(Vec::new());
+                }
+                for row in rows {
+                    let uid: String = row.try_get("member_id")?;
+                    if let Some(r) = chunk.iter_mut().find(|r| r.id == uid) {
+                        r.groups.get_or_insert_with(Vec::new).push(GroupRef {
+                            value: row.try_get("group_id")?,
+                            display: row.try_get::<Option<String>, _>("display_name")?,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that every member exists in the tenant and fills in its type.
+    async fn resolve_members(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        tenant: &str,
+        group_id: &str,
+        members: &mut [MemberRow],
+    ) -> Result<(), StoreError> {
+        for chunk in members.chunks_mut(CHUNK) {
+            let mut p = self.p();
+            let t = p.text(tenant);
+            let ids: Vec<String> = chunk.iter().map(|m| p.text(m.value.clone())).collect();
+            let sql = format!(
+                "SELECT id, resource_type FROM scim_resources WHERE tenant = {t} \
+                 AND resource_type IN ('User', 'Group') AND id IN ({})",
+                ids.join(", ")
+            );
+            let rows = bind_all(sqlx::query(&sql), &p.values)
+                .fetch_all(&mut **tx)
+                .await?;
+            for m in chunk.iter_mut() {
+                if m.value == group_id {
+                    return Err(StoreError::Invalid(ScimError::invalid_value(format!(
+                        "a group cannot be a member of itself ({})",
+                        m.value
+                    ))));
+                }
+                let found = rows
+                    .iter()
+                    .find(|r| r.try_get::<String, _>("id").ok().as_deref() == Some(&m.value));
+                match found {
+                    Some(row) => m.kind = Some(row.try_get("resource_type")?),
+                    None => {
+                        return Err(StoreError::Invalid(ScimError::invalid_value(format!(
+                            "member {:?} does not exist",
+                            m.value
+                        ))))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply_member_changes(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        tenant: &str,
+        group_id: &str,
+        changes: Vec<MemberChange>,
+    ) -> Result<u64, StoreError> {
+        let mut affected = 0;
+        for change in changes {
+            match change {
+                MemberChange::RemoveAll => {
+                    let mut p = self.p();
+                    let sql = format!(
+                        "DELETE FROM scim_members WHERE tenant = {} AND group_id = {}",
+                        p.text(tenant),
+                        p.text(group_id)
+                    );
+                    affected += bind_all(sqlx::query(&sql), &p.values)
+                        .execute(&mut **tx)
+                        .await?
+                        .rows_affected();
+                }
+                MemberChange::Remove(ids) => {
+                    for chunk in ids.chunks(CHUNK) {
+                        let mut p = self.p();
+                        let t = p.text(tenant);
+                        let g = p.text(group_id);
+                        let list: Vec<String> = chunk.iter().map(|i| p.text(i.clone())).collect();
+                        let sql = format!(
+                            "DELETE FROM scim_members WHERE tenant = {t} AND group_id = {g} AND member_id IN ({})",
+                            list.join(", ")
+                        );
+                        affected += bind_all(sqlx::query(&sql), &p.values)
+                            .execute(&mut **tx)
+                            .await?
+                            .rows_affected();
+                    }
+                }
+                MemberChange::Add(mut rows) => {
+                    // Within one request, later duplicates are no-ops too.
+                    let mut seen = std::collections::HashSet::new();
+                    rows.retain(|m| seen.insert(m.value.clone()));
+                    self.resolve_members(tx, tenant, group_id, &mut rows)
+                        .await?;
+                    for chunk in rows.chunks(CHUNK / 5) {
+                        let mut p = self.p();
+                        let mut values = Vec::with_capacity(chunk.len());
+                        for m in chunk {
+                            let t = p.text(tenant);
+                            let g = p.text(group_id);
+                            let v = p.text(m.value.clone());
+                            let k = p.text(m.kind.clone().unwrap_or_else(|| "User".into()));
+                            let d = match &m.display {
+                                Some(d) => p.text(d.clone()),
+                                None => "NULL".into(),
+                            };
+                            values.push(format!("({t}, {g}, {v}, {k}, {d})"));
+                        }
+                        let sql = format!(
+                            "INSERT INTO scim_members (tenant, group_id, member_id, member_type, display) VALUES {} \
+                             ON CONFLICT (tenant, group_id, member_id) DO NOTHING",
+                            values.join(", ")
+                        );
+                        affected += bind_all(sqlx::query(&sql), &p.values)
+                            .execute(&mut **tx)
+                            .await?
+                            .rows_affected();
+                    }
+                }
+            }
+        }
+        Ok(affected)
+    }
+
+    async fn fetch_one(
+        &self,
+        exec: impl sqlx::Executor<'_, Database = sqlx::Any>,
+        tenant: &str,
+        ctx: &Context<'_>,
+        id: &str,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        let mut p = self.p();
+        let sql = format!(
+            "SELECT r.id, {} AS data, r.version, r.created, r.last_modified FROM scim_resources r \
+             WHERE r.tenant = {} AND r.resource_type = {} AND r.id = {}",
+            self.data_select(),
+            p.text(tenant),
+            p.text(ctx.resource_type.name.clone()),
+            p.text(id)
+        );
+        let row = bind_all(sqlx::query(&sql), &p.values)
+            .fetch_optional(exec)
+            .await?;
+        row.map(|r| self.row_to_resource(&r)).transpose()
+    }
+}
+
+/// The folded userName used for the uniqueness index (RFC 7643 §4.1.1: userName is unique and
+/// not case-exact).
+fn user_name_key(ctx: &Context<'_>, data: &JsonMap) -> Option<String> {
+    if ctx.resource_type.name != "User" {
+        return None;
+    }
+    data.get("userName")
+        .and_then(Value::as_str)
+        .map(|u| scim_core::filter::fold(u, false).into_owned())
+}
+
+fn display_name(data: &JsonMap) -> Option<String> {
+    data.get("displayName")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+fn uniqueness(ctx: &Context<'_>, data: &JsonMap) -> impl FnOnce(StoreError) -> StoreError {
+    let name = data
+        .get("userName")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let is_user = ctx.resource_type.name == "User";
+    move |e| match e {
+        StoreError::Uniqueness(_) if is_user => StoreError::Uniqueness(format!(
+            "userName {:?} is already in use",
+            name.unwrap_or_default()
+        )),
+        other => other,
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn create(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        data: JsonMap,
+        members: Vec<MemberRow>,
+    ) -> Result<StoredResource, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = timestamp_text(chrono::Utc::now());
+        let mut tx = self.write.begin().await?;
+        let mut p = self.p();
+        let cols = [
+            p.text(tenant),
+            p.text(ctx.resource_type.name.clone()),
+            p.text(id.clone()),
+            match user_name_key(ctx, &data) {
+                Some(k) => p.text(k),
+                None => "NULL".into(),
+            },
+            match display_name(&data) {
+                Some(d) => p.text(d),
+                None => "NULL".into(),
+            },
+            self.json_param(&mut p, &data),
+            p.push(SqlValue::Int(1)),
+            p.text(now.clone()),
+            p.text(now.clone()),
+        ];
+        let sql = format!(
+            "INSERT INTO scim_resources (tenant, resource_type, id, user_name_key, display_name, data, version, created, last_modified) \
+             VALUES ({})",
+            cols.join(", ")
+        );
+        bind_all(sqlx::query(&sql), &p.values)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)
+            .map_err(uniqueness(ctx, &data))?;
+        let has_members = !members.is_empty();
+        if has_members {
+            self.apply_member_changes(&mut tx, tenant, &id, vec![MemberChange::Add(members)])
+                .await?;
+        }
+        let mut stored = StoredResource {
+            id,
+            data,
+            version: 1,
+            created: now.clone(),
+            last_modified: now,
+            members: None,
+            groups: None,
+        };
+        if ctx.resource_type.name == "Group" {
+            let mut items = [stored];
+            self.load_extras(
+                &mut *tx,
+                tenant,
+                ctx,
+                &mut items,
+                Load {
+                    members: true,
+                    groups: false,
+                },
+            )
+            .await?;
+            let [s] = items;
+            stored = s;
+        }
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn get(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        id: &str,
+        load: Load,
+    ) -> Result<StoredResource, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        let r = self
+            .fetch_one(&mut *conn, tenant, ctx, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut items = [r];
+        self.load_extras(&mut conn, tenant, ctx, &mut items, load)
+            .await?;
+        let [r] = items;
+        Ok(r)
+    }
+
+    async fn update(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        id: &str,
+        expected_version: Option<i64>,
+        data: Option<JsonMap>,
+        member_changes: Vec<MemberChange>,
+        load: Load,
+    ) -> Result<StoredResource, StoreError> {
+        let mut tx = self.write.begin().await?;
+        // Lock the row (PostgreSQL) and check the version.
+        let mut p = self.p();
+        let lock = match self.dialect {
+            Dialect::Postgres => " FOR UPDATE",
+            Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "SELECT r.version FROM scim_resources r WHERE r.tenant = {} AND r.resource_type = {} AND r.id = {}{lock}",
+            p.text(tenant),
+            p.text(ctx.resource_type.name.clone()),
+            p.text(id)
+        );
+        let row = bind_all(sqlx::query(&sql), &p.values)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Err(StoreError::NotFound);
+        };
+        let current: i64 = row.try_get("version")?;
+        if expected_version.is_some_and(|v| v != current) {
+            return Err(StoreError::VersionMismatch);
+        }
+        let mut changed = false;
+        if !member_changes.is_empty() {
+            changed |= self
+                .apply_member_changes(&mut tx, tenant, id, member_changes)
+                .await?
+                > 0;
+        }
+        let now = timestamp_text(chrono::Utc::now());
+        let mut p = self.p();
+        let mut sets = Vec::new();
+        if let Some(d) = &data {
+            sets.push(format!("data = {}", self.json_param(&mut p, d)));
+            sets.push(format!(
+                "user_name_key = {}",
+                match user_name_key(ctx, d) {
+                    Some(k) => p.text(k),
+                    None => "NULL".into(),
+                }
+            ));
+            sets.push(format!(
+                "display_name = {}",
+                match display_name(d) {
+                    Some(k) => p.text(k),
+                    None => "NULL".into(),
+                }
+            ));
+            changed = true;
+        }
+        if changed {
+            sets.push("version = version + 1".into());
+            sets.push(format!("last_modified = {}", p.text(now)));
+            let sql = format!(
+                "UPDATE scim_resources SET {} WHERE tenant = {} AND resource_type = {} AND id = {}",
+                sets.join(", "),
+                p.text(tenant),
+                p.text(ctx.resource_type.name.clone()),
+                p.text(id)
+            );
+            let res = bind_all(sqlx::query(&sql), &p.values)
+                .execute(&mut *tx)
+                .await;
+            match (res, &data) {
+                (Err(e), Some(d)) => return Err(uniqueness(ctx, d)(StoreError::from(e))),
+                (Err(e), None) => return Err(e.into()),
+                (Ok(_), _) => {}
+            }
+        }
+        let stored = self
+            .fetch_one(&mut *tx, tenant, ctx, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut items = [stored];
+        self.load_extras(&mut *tx, tenant, ctx, &mut items, load)
+            .await?;
+        tx.commit().await?;
+        let [s] = items;
+        Ok(s)
+    }
+
+    async fn delete(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await?;
+        let mut p = self.p();
+        let version = match expected_version {
+            Some(v) => format!(" AND version = {}", p.push(SqlValue::Int(v))),
+            None => String::new(),
+        };
+        let sql = format!(
+            "DELETE FROM scim_resources WHERE tenant = {} AND resource_type = {} AND id = {}{version}",
+            p.text(tenant),
+            p.text(ctx.resource_type.name.clone()),
+            p.text(id)
+        );
+        let n = bind_all(sqlx::query(&sql), &p.values)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            let exists = self.fetch_one(&mut *tx, tenant, ctx, id).await?.is_some();
+            return Err(if exists {
+                StoreError::VersionMismatch
+            } else {
+                StoreError::NotFound
+            });
+        }
+        let mut p = self.p();
+        let sql = format!(
+            "DELETE FROM scim_members WHERE tenant = {t} AND (group_id = {i} OR member_id = {i})",
+            t = p.text(tenant),
+            i = p.text(id)
+        );
+        bind_all(sqlx::query(&sql), &p.values)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn query(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        q: &Query,
+    ) -> Result<(Vec<StoredResource>, u64), StoreError> {
+        let build_where =
+            |tr: &mut Translator<'_, '_>, with_after: bool| -> Result<String, StoreError> {
+                let t = tr.params.text(tenant);
+                let rt = tr.params.text(ctx.resource_type.name.clone());
+                let mut w = format!("r.tenant = {t} AND r.resource_type = {rt}");
+                if let Some(f) = &q.filter {
+                    w.push_str(" AND ");
+                    w.push_str(&tr.filter(f).map_err(StoreError::Invalid)?);
+                }
+                if let Some(after) = q.after_id.as_ref().filter(|_| with_after) {
+                    let a = tr.params.text(after.clone());
+                    w.push_str(&format!(" AND r.id > {a}"));
+                }
+                Ok(w)
+            };
+        let count = |this: &Self| {
+            let mut tr = Translator::new(ctx, this.dialect);
+            let w = build_where(&mut tr, false);
+            (w, tr.params)
+        };
+        let mut items = Vec::new();
+        let mut total = None;
+        if q.limit > 0 {
+            let mut tr = Translator::new(ctx, self.dialect);
+            let w = build_where(&mut tr, true)?;
+            let order = tr.order_by(q.sort_by.as_ref(), q.sort_order);
+            let lim = tr
+                .params
+                .push(SqlValue::Int(q.limit.min(i64::MAX as u64) as i64));
+            let off = tr
+                .params
+                .push(SqlValue::Int(q.offset.min(i64::MAX as u64) as i64));
+            let sql = format!(
+                "SELECT r.id, {} AS data, r.version, r.created, r.last_modified, COUNT(*) OVER () AS total \
+                 FROM scim_resources r WHERE {w} ORDER BY {order} LIMIT {lim} OFFSET {off}",
+                self.data_select()
+            );
+            let rows = bind_all(sqlx::query(&sql), &tr.params.values)
+                .fetch_all(&self.read)
+                .await?;
+            for row in &rows {
+                items.push(self.row_to_resource(row)?);
+                // With a keyset position the window counts only what follows it.
+                if q.after_id.is_none() {
+                    total = Some(row.try_get::<i64, _>("total")? as u64);
+                }
+            }
+        }
+        let total = match total {
+            Some(t) => t,
+            None => {
+                let (w, params) = count(self);
+                let sql = format!("SELECT COUNT(*) AS n FROM scim_resources r WHERE {}", w?);
+                let row = bind_all(sqlx::query(&sql), &params.values)
+                    .fetch_one(&self.read)
+                    .await?;
+                row.try_get::<i64, _>("n")? as u64
+            }
+        };
+        let mut conn = self.read.acquire().await?;
+        self.load_extras(&mut conn, tenant, ctx, &mut items, q.load)
+            .await?;
+        Ok((items, total))
+    }
+
+    async fn token_tenant(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
+        let mut p = self.p();
+        let sql = format!(
+            "SELECT tenant FROM scim_tokens WHERE token_hash = {}",
+            p.text(token_hash)
+        );
+        let row = bind_all(sqlx::query(&sql), &p.values)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.map(|r| r.try_get("tenant")).transpose()?)
+    }
+
+    async fn add_token(
+        &self,
+        token_hash: &str,
+        tenant: &str,
+        label: &str,
+    ) -> Result<(), StoreError> {
+        let mut p = self.p();
+        let sql = format!(
+            "INSERT INTO scim_tokens (token_hash, tenant, label, created) VALUES ({}, {}, {}, {}) \
+             ON CONFLICT (token_hash) DO NOTHING",
+            p.text(token_hash),
+            p.text(tenant),
+            p.text(label),
+            p.text(timestamp_text(chrono::Utc::now()))
+        );
+        bind_all(sqlx::query(&sql), &p.values)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn has_tokens(&self) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM scim_tokens")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+}
