@@ -903,7 +903,8 @@ pub(crate) fn coerce_value(
                     return coerce_value(&parsed, def, false, compat);
                 }
             }
-            if compat.complex_shapes && def.sub_attribute("value").is_some() {
+            // Entra ID's bare-string `manager`; not for multi-valued attributes like `emails`.
+            if compat.complex_shapes && !def.multi_valued && def.sub_attribute("value").is_some() {
                 if s.is_empty() {
                     return Ok(Value::Null);
                 }

@@ -394,6 +394,93 @@ pub fn canonicalize(map: JsonMap, ctx: &Context<'_>) -> JsonMap {
     result
 }
 
+/// Orders a resource's attributes as its schemas list them (`schemas`, `id`, `externalId`,
+/// core attributes, unknown attributes, extensions in declaration order, `meta` last), and the
+/// sub-attributes of complex values likewise. Storage such as PostgreSQL `jsonb` does not keep
+/// key order; this makes output deterministic and readable.
+pub fn order_canonical(map: JsonMap, ctx: &Context<'_>) -> JsonMap {
+    fn order_value(v: Value, def: &AttributeDef) -> Value {
+        let order_obj = |o: JsonMap| -> JsonMap {
+            let mut o = o;
+            let mut out = JsonMap::with_capacity(o.len());
+            for sub in &def.sub_attributes {
+                if let Some(x) = o.shift_remove(&sub.name) {
+                    out.insert(sub.name.clone(), x);
+                }
+            }
+            out.extend(o);
+            out
+        };
+        match v {
+            Value::Object(o) if def.is_complex() => Value::Object(order_obj(o)),
+            Value::Array(items) if def.is_complex() => Value::Array(
+                items
+                    .into_iter()
+                    .map(|i| match i {
+                        Value::Object(o) => Value::Object(order_obj(o)),
+                        other => other,
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+    fn take_attrs(src: &mut JsonMap, attrs: &[AttributeDef], out: &mut JsonMap) {
+        for a in attrs {
+            if let Some(v) = src.shift_remove(&a.name) {
+                out.insert(a.name.clone(), order_value(v, a));
+            }
+        }
+    }
+    let mut src = map;
+    let mut out = JsonMap::with_capacity(src.len());
+    for k in ["schemas", "id", "externalId"] {
+        if let Some(v) = src.shift_remove(k) {
+            out.insert(k.to_string(), v);
+        }
+    }
+    let meta = src.shift_remove("meta");
+    let rt = ctx.resource_type;
+    if let Some(core) = ctx.registry.schema(&rt.schema) {
+        take_attrs(&mut src, &core.attributes, &mut out);
+    }
+    let mut exts = Vec::new();
+    for e in &rt.schema_extensions {
+        if let Some(v) = src.shift_remove(&e.schema) {
+            let v = match (v, ctx.registry.schema(&e.schema)) {
+                (Value::Object(mut o), Some(s)) => {
+                    let mut eo = JsonMap::with_capacity(o.len());
+                    take_attrs(&mut o, &s.attributes, &mut eo);
+                    eo.extend(o);
+                    Value::Object(eo)
+                }
+                (v, _) => v,
+            };
+            exts.push((e.schema.clone(), v));
+        }
+    }
+    out.extend(src);
+    out.extend(exts);
+    if let Some(m) = meta {
+        let order = ["resourceType", "created", "lastModified", "location", "version"];
+        let m = match m {
+            Value::Object(mut o) => {
+                let mut mo = JsonMap::with_capacity(o.len());
+                for k in order {
+                    if let Some(x) = o.shift_remove(k) {
+                        mo.insert(k.to_string(), x);
+                    }
+                }
+                mo.extend(o);
+                Value::Object(mo)
+            }
+            other => other,
+        };
+        out.insert("meta".into(), m);
+    }
+    out
+}
+
 /// See [`Resource::sync_schemas`].
 pub fn sync_schemas(map: &mut JsonMap, ctx: &Context<'_>) {
     let rt = ctx.resource_type;

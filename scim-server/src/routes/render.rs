@@ -100,5 +100,5 @@ pub fn render(ctx: &Context<'_>, base: &str, s: &StoredResource) -> JsonMap {
             "version": etag(s.version),
         }),
     );
-    out
+    scim_core::resource::order_canonical(out, ctx)
 }

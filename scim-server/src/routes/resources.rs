@@ -27,6 +27,34 @@ use crate::store::{Load, MemberChange, MemberRow, Query, StoreError};
 
 const MAX_PATCH_ATTEMPTS: usize = 8;
 
+/// Ids are server-assigned UUIDs; an id no resource can have is simply not found.
+fn check_id(id: &str) -> ApiResult<()> {
+    if id.is_empty() || id.len() > 256 || id.contains('\0') {
+        return Err(ScimError::not_found("resource not found").into());
+    }
+    Ok(())
+}
+
+/// Filters whose literals contain U+0000 can match nothing stored and would upset SQL drivers.
+fn check_filter_text(f: &Filter) -> ApiResult<()> {
+    let mut bad = false;
+    f.visit_terms(&mut |_, t| {
+        if let Filter::Compare {
+            value: CompValue::String(s),
+            ..
+        } = t
+        {
+            bad |= s.contains('\0');
+        }
+    });
+    if bad {
+        return Err(
+            ScimError::invalid_filter("NUL characters are not allowed in filter values").into(),
+        );
+    }
+    Ok(())
+}
+
 fn context<'a>(state: &'a ScimState, endpoint: &str) -> ApiResult<Context<'a>> {
     let rt = state
         .registry()
@@ -196,6 +224,9 @@ pub async fn search_root(
         .unwrap_or(settings.default_count as i64)
         .clamp(0, settings.max_results as i64) as u64;
     let filter = sr.filter.as_deref().map(Filter::parse).transpose()?;
+    if let Some(f) = &filter {
+        check_filter_text(f)?;
+    }
     let base = base_url(&state, &headers);
     let mut out = Vec::new();
     let mut total = 0u64;
@@ -240,6 +271,7 @@ async fn run_search(
         Some(f) if !f.trim().is_empty() => {
             let f = Filter::parse(f)?;
             f.check(ctx)?;
+            check_filter_text(&f)?;
             Some(f)
         }
         _ => None,
@@ -361,6 +393,7 @@ pub async fn get_one(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    check_id(&id)?;
     let ctx = context(&state, &rt)?;
     let ps = params(q.as_deref());
     let proj = Projection::from_query(
@@ -498,6 +531,7 @@ pub async fn replace(
     RawQuery(q): RawQuery,
     req: Request,
 ) -> ApiResult<Response> {
+    check_id(&id)?;
     let ctx = context(&state, &rt)?;
     let headers = req.headers().clone();
     let expected = if_match(&headers)?;
@@ -682,6 +716,7 @@ pub async fn patch(
     RawQuery(q): RawQuery,
     req: Request,
 ) -> ApiResult<Response> {
+    check_id(&id)?;
     let ctx = context(&state, &rt)?;
     let headers = req.headers().clone();
     let expected = if_match(&headers)?;
@@ -836,6 +871,7 @@ pub async fn delete(
     Path((rt, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    check_id(&id)?;
     let ctx = context(&state, &rt)?;
     let expected = if_match(&headers)?;
     state

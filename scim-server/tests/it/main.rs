@@ -1,0 +1,5 @@
+//! scim-server integration tests over real HTTP, run against SQLite and PostgreSQL.
+
+mod support;
+
+mod api;
