@@ -54,6 +54,23 @@ pub async fn read_json(req: Request, limit: usize) -> Result<Value, ApiError> {
     if bytes.is_empty() {
         return Err(ScimError::invalid_syntax("the request body is empty").into());
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ScimError::invalid_syntax(format!("malformed JSON: {e}")).into())
+    let v: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::from(ScimError::invalid_syntax(format!("malformed JSON: {e}"))))?;
+    if has_nul(&v) {
+        return Err(ScimError::invalid_value(
+            "NUL characters (\\u0000) are not allowed in SCIM values",
+        )
+        .into());
+    }
+    Ok(v)
+}
+
+/// True when a string or key anywhere in `v` contains U+0000, which SQL text columns cannot store.
+pub fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(has_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
 }
