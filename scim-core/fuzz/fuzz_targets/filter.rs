@@ -43,13 +43,19 @@ static USER: LazyLock<Resource> = LazyLock::new(|| {
 });
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(input) = std::str::from_utf8(data) else { return };
+    let Ok(input) = std::str::from_utf8(data) else {
+        return;
+    };
     let Ok(f) = Filter::parse(input) else { return };
 
     let shown = f.to_string();
-    let again = Filter::parse(&shown)
-        .unwrap_or_else(|e| panic!("Display output does not re-parse\ninput: {input:?}\nshown: {shown:?}\nerror: {e}"));
-    assert_eq!(f, again, "round trip changed the filter\ninput: {input:?}\nshown: {shown:?}");
+    let again = Filter::parse(&shown).unwrap_or_else(|e| {
+        panic!("Display output does not re-parse\ninput: {input:?}\nshown: {shown:?}\nerror: {e}")
+    });
+    assert_eq!(
+        f, again,
+        "round trip changed the filter\ninput: {input:?}\nshown: {shown:?}"
+    );
 
     let ctx = Context::user();
     let _ = f.matches(USER.as_map(), &ctx);

@@ -93,23 +93,36 @@ fn check(base: &JsonMap, patch: &PatchOp, ctx: &Context<'_>, compat: &Compat, in
     match apply_patch(&mut work, patch, ctx, compat) {
         Err(_) => {
             let after = serde_json::to_vec(&work).expect("serialise after");
-            assert!(before == after, "failed PATCH modified the resource\ninput: {input}");
+            assert!(
+                before == after,
+                "failed PATCH modified the resource\ninput: {input}"
+            );
         }
         Ok(outcome) => {
             let after = serde_json::to_vec(&work).expect("serialise after");
             let v: Value = serde_json::from_slice(&after).expect("patched resource re-parses");
-            assert!(v.is_object(), "patched resource is not an object\ninput: {input}");
+            assert!(
+                v.is_object(),
+                "patched resource is not an object\ninput: {input}"
+            );
             if !outcome.changed {
-                assert!(before == after, "changed == false but the resource differs\ninput: {input}");
+                assert!(
+                    before == after,
+                    "changed == false but the resource differs\ninput: {input}"
+                );
             }
         }
     }
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(body) = serde_json::from_slice::<Value>(data) else { return };
+    let Ok(body) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
     let compat = Compat::default();
-    let Ok(patch) = PatchOp::from_json(&body, &compat) else { return };
+    let Ok(patch) = PatchOp::from_json(&body, &compat) else {
+        return;
+    };
     let input = String::from_utf8_lossy(data);
     check(&USER, &patch, &Context::user(), &compat, &input);
     check(&GROUP, &patch, &Context::group(), &compat, &input);

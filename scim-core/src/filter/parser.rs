@@ -242,10 +242,10 @@ impl<'a> Parser<'a> {
                     "a value filter must follow an attribute, not a sub-attribute",
                 ));
             }
-            let lb = self.pos;
             self.pos += 1;
-            let d = self.enter(depth, lb)?;
-            let inner = self.or_expr(d, true)?;
+            // Value filters cannot nest, so brackets add no depth of their own; this also keeps
+            // the parentheses that `Display` adds when normalising `x[a or b].c` within bounds.
+            let inner = self.or_expr(depth, true)?;
             match self.next()? {
                 (Tok::RBracket, _) => {}
                 (t, at) => {
@@ -343,9 +343,8 @@ impl<'a> Parser<'a> {
                 "a value filter must follow an attribute, not a sub-attribute",
             ));
         }
-        let lb = self.pos;
         self.pos += 1;
-        let inner = self.or_expr(self.enter(0, lb)?, true)?;
+        let inner = self.or_expr(0, true)?;
         match self.next()? {
             (Tok::RBracket, _) => {}
             (t, at) => return Err(self.err(at, format!("expected ']' but found {}", describe(&t)))),

@@ -462,7 +462,13 @@ pub fn order_canonical(map: JsonMap, ctx: &Context<'_>) -> JsonMap {
     out.extend(src);
     out.extend(exts);
     if let Some(m) = meta {
-        let order = ["resourceType", "created", "lastModified", "location", "version"];
+        let order = [
+            "resourceType",
+            "created",
+            "lastModified",
+            "location",
+            "version",
+        ];
         let m = match m {
             Value::Object(mut o) => {
                 let mut mo = JsonMap::with_capacity(o.len());

@@ -22,7 +22,7 @@ pub async fn service_provider_config(
         "schemas": [scim_core::schema::SERVICE_PROVIDER_CONFIG],
         "documentationUri": "https://www.rfc-editor.org/rfc/rfc7644",
         "patch": {"supported": true},
-        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {"supported": true, "maxOperations": s.bulk_max_operations, "maxPayloadSize": s.bulk_max_payload},
         "filter": {"supported": true, "maxResults": s.max_results},
         "changePassword": {"supported": false},
         "sort": {"supported": true},

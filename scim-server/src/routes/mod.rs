@@ -7,10 +7,12 @@
 //! | POST | `/.search`, `/{ResourceType}/.search` | §3.4.3 |
 //! | GET | `/ServiceProviderConfig`, `/ResourceTypes[/{id}]`, `/Schemas[/{id}]` | §4 |
 //! | GET, PUT, PATCH, DELETE | `/Me` | §3.11 |
+//! | POST | `/Bulk` | §3.7 |
 //!
 //! Unsupported methods are `405` and unknown paths `404`, both with SCIM error bodies.
 
 mod body;
+mod bulk;
 mod discovery;
 mod me;
 mod render;
@@ -42,7 +44,7 @@ where
     S: Clone + Send + Sync + 'static,
 {
     let auth = axum::middleware::from_fn_with_state(state.clone(), crate::auth::require_auth);
-    Router::new()
+    let routes: Router<ScimState> = Router::new()
         .route(
             "/ServiceProviderConfig",
             get(discovery::service_provider_config),
@@ -68,6 +70,22 @@ where
                 .put(resources::replace)
                 .patch(resources::patch)
                 .delete(resources::delete),
+        );
+    // Bulk operations run through the same routes (and the same authentication).
+    let inner: Router = routes
+        .clone()
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .layer(auth.clone())
+        .with_state(state.clone());
+    routes
+        .route(
+            "/Bulk",
+            post(
+                move |st: axum::extract::State<ScimState>, req: axum::extract::Request| {
+                    bulk::bulk(st, inner.clone(), req)
+                },
+            ),
         )
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)

@@ -516,9 +516,12 @@ backends!(bad_input_is_a_scim_error, |s| {
     s.post("/Users", json!({"schemas": [USER], "userName": 5}))
         .await
         .assert_error(400, Some("invalidValue"));
-    s.post("/Users", json!({"schemas": [USER], "userName": "nul\u{0}byte"}))
-        .await
-        .assert_error(400, Some("invalidValue"));
+    s.post(
+        "/Users",
+        json!({"schemas": [USER], "userName": "nul\u{0}byte"}),
+    )
+    .await
+    .assert_error(400, Some("invalidValue"));
     s.get("/Users?filter=userName%20eq%20%22a%5Cu0000b%22")
         .await
         .assert_error(400, Some("invalidFilter"));

@@ -1,0 +1,356 @@
+//! `POST /Bulk` (RFC 7644 §3.7).
+//!
+//! Each operation runs through the same routes as a single request (same validation, same
+//! errors, same tenant), in an order that satisfies `bulkId:` references: an operation waits
+//! until every `bulkId` it mentions — in its path or anywhere in its data, including PATCH
+//! values, group members and `manager` — has been created by a POST of the same request, which
+//! may come earlier or later in the list. Operations whose references form a cycle, or name a
+//! `bulkId` no POST defines, get `409 Conflict` (RFC 7644 §3.7.1 allows this after an attempt).
+//! `failOnErrors` stops the job after that many errors; `maxOperations` and `maxPayloadSize`
+//! are enforced with `413`.
+
+use std::collections::{HashMap, HashSet};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use scim_core::messages::{BulkOperationResponse, BulkRequest, BulkResponse, BULK_REQUEST};
+use scim_core::{ScimError, ScimType};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use super::body::read_json;
+use crate::error::{scim_json, ApiError, ApiResult};
+use crate::state::ScimState;
+
+const PREFIX: &str = "bulkId:";
+
+/// Every `bulkId:` reference in a JSON value.
+fn references(v: &Value, out: &mut HashSet<String>) {
+    match v {
+        Value::String(s) => {
+            if let Some(id) = s.strip_prefix(PREFIX) {
+                out.insert(id.to_string());
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| references(x, out)),
+        Value::Object(o) => o.values().for_each(|x| references(x, out)),
+        _ => {}
+    }
+}
+
+/// Replaces `bulkId:` references with resolved ids.
+fn substitute(v: &mut Value, ids: &HashMap<String, String>) {
+    match v {
+        Value::String(s) => {
+            if let Some(id) = s.strip_prefix(PREFIX).and_then(|b| ids.get(b)) {
+                *s = id.clone();
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| substitute(x, ids)),
+        Value::Object(o) => o.values_mut().for_each(|x| substitute(x, ids)),
+        _ => {}
+    }
+}
+
+fn error_response(method: &str, bulk_id: Option<String>, err: ScimError) -> BulkOperationResponse {
+    let status = err.status;
+    let mut r: BulkOperationResponse =
+        serde_json::from_value(serde_json::json!({"method": method, "status": status.to_string()}))
+            .expect("valid bulk operation response");
+    r.bulk_id = bulk_id;
+    r.response = serde_json::to_value(&err).ok();
+    r
+}
+
+/// `POST /Bulk`
+pub async fn bulk(
+    State(state): State<ScimState>,
+    inner: Router,
+    req: Request,
+) -> ApiResult<Response> {
+    let settings = state.settings();
+    // Operations run with the caller's credentials and host (for locations).
+    let passthrough: Vec<(header::HeaderName, axum::http::HeaderValue)> =
+        [header::AUTHORIZATION, header::HOST]
+            .into_iter()
+            .chain(std::iter::once(header::HeaderName::from_static(
+                "x-forwarded-proto",
+            )))
+            .filter_map(|h| req.headers().get(&h).map(|v| (h, v.clone())))
+            .collect();
+    let body = read_json(req, settings.bulk_max_payload)
+        .await
+        .map_err(|mut e| {
+            if e.error.status == 413 {
+                e.error.detail = format!(
+                    "the bulk request is larger than maxPayloadSize ({} bytes)",
+                    settings.bulk_max_payload
+                );
+            }
+            e
+        })?;
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ScimError::invalid_syntax("a BulkRequest must be a JSON object"))?;
+    let has_schema = scim_core::resource::get_ci(obj, "schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|a| {
+            a.iter().any(|s| {
+                s.as_str()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(BULK_REQUEST))
+            })
+        });
+    if !has_schema && !state.compat("").missing_message_schema {
+        return Err(ScimError::invalid_syntax(format!(
+            "a BulkRequest must list {BULK_REQUEST} in \"schemas\""
+        ))
+        .into());
+    }
+    let req: BulkRequest = serde_json::from_value(body.clone())
+        .map_err(|e| ScimError::invalid_syntax(format!("invalid BulkRequest: {e}")))?;
+    if req.operations.len() > settings.bulk_max_operations {
+        return Err(ApiError::from(ScimError::new(
+            413,
+            Some(ScimType::TooMany),
+            format!(
+                "{} operations exceed maxOperations ({})",
+                req.operations.len(),
+                settings.bulk_max_operations
+            ),
+        )));
+    }
+    // bulkIds must be unique and belong to POSTs.
+    let mut defined = HashSet::new();
+    for op in &req.operations {
+        if let Some(b) = &op.bulk_id {
+            if !defined.insert(b.clone()) {
+                return Err(ScimError::invalid_value(format!(
+                    "bulkId {b:?} is used by more than one operation"
+                ))
+                .into());
+            }
+        }
+    }
+    let fail_on_errors = req.fail_on_errors.map(|n| n.max(1) as usize);
+    let n = req.operations.len();
+    let mut results: Vec<Option<BulkOperationResponse>> = vec![None; n];
+    let mut resolved: HashMap<String, String> = HashMap::new();
+    let mut pending: Vec<usize> = (0..n).collect();
+    let mut errors = 0usize;
+    let mut order: Vec<usize> = Vec::new();
+    'outer: while !pending.is_empty() {
+        let mut progressed = false;
+        let mut still = Vec::new();
+        for &i in &pending {
+            let op = &req.operations[i];
+            let mut refs = HashSet::new();
+            for seg in op.path.split('/') {
+                references(&Value::String(seg.to_string()), &mut refs);
+            }
+            if let Some(d) = &op.data {
+                references(d, &mut refs);
+            }
+            let waiting: Vec<&String> =
+                refs.iter().filter(|r| !resolved.contains_key(*r)).collect();
+            let impossible = waiting.iter().any(|r| {
+                !defined.contains(*r)
+                    || results.iter().enumerate().any(|(j, res)| {
+                        res.is_some()
+                            && req.operations[j].bulk_id.as_deref() == Some(r.as_str())
+                            && !resolved.contains_key(*r)
+                    })
+            });
+            if impossible {
+                let missing: Vec<&str> = waiting.iter().map(|s| s.as_str()).collect();
+                results[i] = Some(error_response(
+                    &op.method,
+                    op.bulk_id.clone(),
+                    ScimError::new(
+                        409,
+                        None,
+                        format!("bulkId reference(s) {missing:?} cannot be resolved"),
+                    ),
+                ));
+                order.push(i);
+                errors += 1;
+                progressed = true;
+                if fail_on_errors.is_some_and(|f| errors >= f) {
+                    break 'outer;
+                }
+                continue;
+            }
+            if !waiting.is_empty() {
+                still.push(i);
+                continue;
+            }
+            progressed = true;
+            let res = run_one(&inner, &passthrough, op, &resolved).await;
+            if let (Some(b), Some(id)) = (
+                &op.bulk_id,
+                res.location.as_deref().and_then(|l| l.rsplit('/').next()),
+            ) {
+                if res.status < 300 {
+                    resolved.insert(b.clone(), id.to_string());
+                }
+            }
+            if res.status >= 400 {
+                errors += 1;
+            }
+            results[i] = Some(res);
+            order.push(i);
+            if fail_on_errors.is_some_and(|f| errors >= f) {
+                break 'outer;
+            }
+        }
+        pending = still;
+        if !progressed {
+            // Every remaining operation waits on another: a cycle.
+            for &i in &pending {
+                let op = &req.operations[i];
+                results[i] = Some(error_response(
+                    &op.method,
+                    op.bulk_id.clone(),
+                    ScimError::new(409, None, "circular bulkId references cannot be resolved"),
+                ));
+                order.push(i);
+            }
+            break;
+        }
+    }
+    // Results in request order, for the operations that ran (RFC 7644 §3.7.3).
+    let ops: Vec<BulkOperationResponse> = results.into_iter().flatten().collect();
+    Ok(scim_json(StatusCode::OK, &BulkResponse::new(ops)))
+}
+
+async fn run_one(
+    inner: &Router,
+    passthrough: &[(header::HeaderName, axum::http::HeaderValue)],
+    op: &scim_core::BulkOperation,
+    resolved: &HashMap<String, String>,
+) -> BulkOperationResponse {
+    let method_name = op.method.to_ascii_uppercase();
+    let method = match method_name.as_str() {
+        "POST" => Method::POST,
+        "PUT" => Method::PUT,
+        "PATCH" => Method::PATCH,
+        "DELETE" => Method::DELETE,
+        other => {
+            return error_response(
+                &op.method,
+                op.bulk_id.clone(),
+                ScimError::invalid_syntax(format!(
+                    "bulk method must be POST, PUT, PATCH or DELETE, not {other:?}"
+                )),
+            )
+        }
+    };
+    let path = op
+        .path
+        .split('/')
+        .map(
+            |seg| match seg.strip_prefix(PREFIX).and_then(|b| resolved.get(b)) {
+                Some(id) => id.clone(),
+                None => seg.to_string(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/");
+    if !path.starts_with('/') || path.contains("..") || path.contains('?') || path.contains('#') {
+        return error_response(
+            &op.method,
+            op.bulk_id.clone(),
+            ScimError::invalid_value(format!("invalid bulk path {path:?}")),
+        );
+    }
+    let segments = path.trim_start_matches('/').split('/').count();
+    let shape_ok = match method {
+        Method::POST => segments == 1 && op.bulk_id.is_some(),
+        _ => segments == 2,
+    };
+    if !shape_ok {
+        let why = if method == Method::POST && op.bulk_id.is_none() {
+            "a bulk POST needs a bulkId".to_string()
+        } else {
+            format!(
+                "{} needs a path like {}",
+                method_name,
+                if method == Method::POST {
+                    "/Users"
+                } else {
+                    "/Users/{id}"
+                }
+            )
+        };
+        return error_response(
+            &op.method,
+            op.bulk_id.clone(),
+            ScimError::invalid_value(why),
+        );
+    }
+    let mut builder = Request::builder().method(method.clone()).uri(path.clone());
+    for (k, v) in passthrough {
+        builder = builder.header(k, v.clone());
+    }
+    if let Some(v) = &op.version {
+        builder = builder.header(header::IF_MATCH, v.as_str());
+    }
+    let body = match &op.data {
+        Some(d) if method != Method::DELETE => {
+            let mut d = d.clone();
+            substitute(&mut d, resolved);
+            builder = builder.header(header::CONTENT_TYPE, "application/scim+json");
+            Body::from(d.to_string())
+        }
+        _ => Body::empty(),
+    };
+    let request = match builder.body(body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error_response(
+                &op.method,
+                op.bulk_id.clone(),
+                ScimError::invalid_value(format!("invalid bulk operation: {e}")),
+            )
+        }
+    };
+    let resp = match inner.clone().oneshot(request).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    let status = resp.status().as_u16();
+    let location = resp
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let version = resp
+        .headers()
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
+    let body: Option<Value> = serde_json::from_slice(&bytes).ok();
+    let location = location.or_else(|| {
+        body.as_ref()
+            .and_then(|b| b.pointer("/meta/location"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    let mut r: BulkOperationResponse = serde_json::from_value(
+        serde_json::json!({"method": method_name, "status": status.to_string()}),
+    )
+    .expect("valid bulk operation response");
+    r.bulk_id = op.bulk_id.clone();
+    r.version = version;
+    r.location = location;
+    // Success bodies are not repeated (RFC 7644 §3.7.3 shows none); errors are.
+    if status >= 400 {
+        r.response = body;
+    }
+    r
+}

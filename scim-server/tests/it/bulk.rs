@@ -1,0 +1,150 @@
+//! `/Bulk` (RFC 7644 §3.7) over HTTP on both backends.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::backends;
+use crate::support::Options;
+
+const BULK: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+fn statuses(r: &Value) -> Vec<String> {
+    r["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+backends!(bulk_ids_resolve_forward_and_backward, |s| {
+    // The group comes first and names users created later (RFC 7644 §3.7.2).
+    let r = s
+        .post("/Bulk", json!({"schemas": [BULK], "Operations": [
+            {"method": "POST", "path": "/Groups", "bulkId": "g", "data": {"schemas": [GROUP], "displayName": "Tour Guides",
+                "members": [{"type": "User", "value": "bulkId:alice"}, {"type": "User", "value": "bulkId:bob"}]}},
+            {"method": "POST", "path": "/Users", "bulkId": "alice", "data": {"schemas": [USER], "userName": "alice"}},
+            {"method": "POST", "path": "/Users", "bulkId": "bob", "data": {"schemas": [USER, ENT], "userName": "bob",
+                ENT: {"manager": {"value": "bulkId:alice"}}}},
+            {"method": "PATCH", "path": "/Users/bulkId:alice", "data": {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "add", "path": "nickName", "value": "Al"}]}}
+        ]}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
+    );
+    assert_eq!(
+        statuses(&r.body),
+        ["201", "201", "201", "200"],
+        "{}",
+        r.body
+    );
+    let ops = r.body["Operations"].as_array().unwrap();
+    assert_eq!(ops[0]["bulkId"], "g");
+    let group_loc = ops[0]["location"].as_str().unwrap();
+    let alice_loc = ops[1]["location"].as_str().unwrap();
+    assert!(ops[1]["version"].as_str().unwrap().starts_with("W/"));
+    let alice_id = alice_loc.rsplit('/').next().unwrap();
+    let group_id = group_loc.rsplit('/').next().unwrap();
+    let g = s.get(&format!("/Groups/{group_id}")).await;
+    assert_eq!(g.body["members"].as_array().unwrap().len(), 2);
+    let bob = s.get("/Users?filter=userName%20eq%20%22bob%22").await;
+    assert_eq!(bob.body["Resources"][0][ENT]["manager"]["value"], alice_id);
+    let alice = s.get(&format!("/Users/{alice_id}")).await;
+    assert_eq!(alice.body["nickName"], "Al");
+});
+
+backends!(bulk_cycles_unknown_references_and_errors, |s| {
+    let r = s
+        .post("/Bulk", json!({"schemas": [BULK], "Operations": [
+            {"method": "POST", "path": "/Groups", "bulkId": "a", "data": {"schemas": [GROUP], "displayName": "A", "members": [{"value": "bulkId:b"}]}},
+            {"method": "POST", "path": "/Groups", "bulkId": "b", "data": {"schemas": [GROUP], "displayName": "B", "members": [{"value": "bulkId:a"}]}},
+            {"method": "POST", "path": "/Users", "bulkId": "u", "data": {"schemas": [USER], "userName": "u", "nickName": "bulkId:nowhere"}},
+            {"method": "POST", "path": "/Users", "bulkId": "first", "data": {"schemas": [USER], "userName": "dupe"}},
+            {"method": "POST", "path": "/Users", "bulkId": "dup", "data": {"schemas": [USER], "userName": "DUPE"}},
+            {"method": "DELETE", "path": "/Users/no-such-id"},
+            {"method": "GET", "path": "/Users/x"}
+        ]}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        statuses(&r.body),
+        ["409", "409", "409", "201", "409", "404", "400"],
+        "{}",
+        r.body
+    );
+    let ops = r.body["Operations"].as_array().unwrap();
+    // Error entries carry a SCIM error body; locations use the caller's host.
+    assert_eq!(ops[4]["response"]["scimType"], "uniqueness");
+    assert!(
+        ops[3]["location"].as_str().unwrap().starts_with(&s.base),
+        "{}",
+        ops[3]
+    );
+    assert_eq!(
+        ops[0]["response"]["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
+    // Nothing of the cycle was created.
+    assert_eq!(s.get("/Groups").await.body["totalResults"], 0);
+});
+
+backends!(bulk_fail_on_errors_stops, |s| {
+    let r = s
+        .post("/Bulk", json!({"schemas": [BULK], "failOnErrors": 1, "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "1", "data": {"schemas": [USER], "userName": 7}},
+            {"method": "POST", "path": "/Users", "bulkId": "2", "data": {"schemas": [USER], "userName": "never"}}
+        ]}))
+        .await;
+    assert_eq!(statuses(&r.body), ["400"]);
+    assert_eq!(s.get("/Users").await.body["totalResults"], 0);
+});
+
+backends!(bulk_limits_and_bad_requests, |s0| {
+    let backend = s0.backend;
+    drop(s0);
+    let mut opts = Options::default();
+    opts.settings.bulk_max_operations = 3;
+    opts.settings.bulk_max_payload = 2000;
+    let Some(s) = crate::support::TestServer::start_with(backend, opts).await else {
+        return;
+    };
+    let op = json!({"method": "POST", "path": "/Users", "bulkId": "x", "data": {"schemas": [USER], "userName": "x"}});
+    let r = s
+        .post(
+            "/Bulk",
+            json!({"schemas": [BULK], "Operations": [op, op, op, op]}),
+        )
+        .await;
+    r.assert_error(413, Some("tooMany"));
+    let big = json!({"schemas": [BULK], "Operations": [{"method": "POST", "path": "/Users", "bulkId": "x",
+        "data": {"schemas": [USER], "userName": "x".repeat(3000)}}]});
+    s.post("/Bulk", big).await.assert_error(413, None);
+    s.post("/Bulk", json!({"Operations": "nope"}))
+        .await
+        .assert_error(400, Some("invalidSyntax"));
+    let r = s.post("/Bulk", json!({"schemas": [BULK], "Operations": [
+        {"method": "POST", "path": "/Users", "bulkId": "same", "data": {"schemas": [USER], "userName": "a"}},
+        {"method": "POST", "path": "/Users", "bulkId": "same", "data": {"schemas": [USER], "userName": "b"}}]})).await;
+    r.assert_error(400, Some("invalidValue"));
+    // A POST without bulkId, and a path outside the API, are per-operation errors.
+    let r = s
+        .post(
+            "/Bulk",
+            json!({"schemas": [BULK], "Operations": [
+        {"method": "POST", "path": "/Users", "data": {"schemas": [USER], "userName": "a"}},
+        {"method": "PUT", "path": "/../etc/passwd", "data": {}}]}),
+        )
+        .await;
+    assert_eq!(statuses(&r.body), ["400", "400"]);
+    let spc = s.get("/ServiceProviderConfig").await;
+    assert_eq!(
+        spc.body["bulk"],
+        json!({"supported": true, "maxOperations": 3, "maxPayloadSize": 2000})
+    );
+});
