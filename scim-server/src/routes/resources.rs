@@ -23,9 +23,7 @@ use crate::auth::Principal;
 use crate::cursor::{Cursor, CursorError};
 use crate::error::{scim_json, ApiError, ApiResult};
 use crate::state::{ChangeEvent, ChangeKind, ScimState};
-use crate::store::{Load, MemberChange, MemberRow, Query, StoreError};
-
-const MAX_PATCH_ATTEMPTS: usize = 8;
+use crate::store::{Load, MemberChange, MemberRow, Query, StoreError, Update};
 
 /// Ids are server-assigned UUIDs; an id no resource can have is simply not found.
 fn check_id(id: &str) -> ApiResult<()> {
@@ -537,42 +535,43 @@ pub async fn replace(
     let expected = if_match(&headers)?;
     let body = read_json(req, state.settings().max_body).await?;
     let compat = state.compat(&p.tenant);
-    let existing = state
-        .store()
-        .get(&p.tenant, &ctx, &id, Load::default())
-        .await?;
-    if expected.is_some_and(|v| v != existing.version) {
-        return Err(precondition(StoreError::VersionMismatch));
-    }
-    let mut old = existing.data.clone();
-    old.insert("id".into(), Value::String(existing.id.clone()));
-    let resource = scim_core::prepare_replace(body, &old, &ctx, &compat)?;
-    let mut data = resource.into_map();
-    data.shift_remove("id");
-    data.shift_remove("meta");
-    data.shift_remove("groups");
-    let changes = if is_group(&ctx) {
-        let rows = take_members(&ctx, &mut data)?;
-        vec![MemberChange::RemoveAll, MemberChange::Add(rows)]
-    } else {
-        Vec::new()
-    };
     let ps = params(q.as_deref());
     let proj = Projection::from_query(
         ps.get("attributes").map(String::as_str),
         ps.get("excludedattributes").map(String::as_str),
         &ctx,
     )?;
-    let stored = state
+    let load = load_for(&ctx, &proj);
+    let (existing, stored) = state
         .store()
-        .update(
+        .modify(
             &p.tenant,
             &ctx,
             &id,
-            Some(existing.version),
-            Some(data),
-            changes,
-            load_for(&ctx, &proj),
+            Load::default(),
+            Box::new(|existing| {
+                let mut old = existing.data.clone();
+                old.insert("id".into(), Value::String(existing.id.clone()));
+                let resource = scim_core::prepare_replace(body, &old, &ctx, &compat)
+                    .map_err(StoreError::Invalid)?;
+                let mut data = resource.into_map();
+                data.shift_remove("id");
+                data.shift_remove("meta");
+                data.shift_remove("groups");
+                let member_changes = if is_group(&ctx) {
+                    let rows =
+                        take_members(&ctx, &mut data).map_err(|e| StoreError::Invalid(e.error))?;
+                    vec![MemberChange::RemoveAll, MemberChange::Add(rows)]
+                } else {
+                    Vec::new()
+                };
+                Ok(Update {
+                    expected_version: expected,
+                    data: Some(data),
+                    member_changes,
+                    load,
+                })
+            }),
         )
         .await
         .map_err(precondition)?;
@@ -708,6 +707,63 @@ fn value_eq_ids(f: &Filter) -> Option<Vec<String>> {
     }
 }
 
+/// Applies the data operations to the current resource and turns member operations into row
+/// changes. Returns the new data (when it changed) and the member changes.
+fn plan_patch(
+    ctx: &Context<'_>,
+    compat: &Compat,
+    current: &crate::store::StoredResource,
+    data_ops: &[PatchOperation],
+    mut changes: Vec<MemberChange>,
+    needs_members: bool,
+) -> ApiResult<(Option<JsonMap>, Vec<MemberChange>)> {
+    // Work on the resource as clients see it (with id, and members when needed).
+    let mut work = current.data.clone();
+    work.insert("id".into(), Value::String(current.id.clone()));
+    let old_members: Vec<MemberRow> = current.members.clone().unwrap_or_default();
+    if needs_members && !old_members.is_empty() {
+        let list: Vec<Value> = old_members
+            .iter()
+            .map(|m| {
+                let mut o = JsonMap::new();
+                o.insert("value".into(), Value::String(m.value.clone()));
+                if let Some(k) = &m.kind {
+                    o.insert("type".into(), Value::String(k.clone()));
+                }
+                if let Some(d) = &m.display {
+                    o.insert("display".into(), Value::String(d.clone()));
+                }
+                Value::Object(o)
+            })
+            .collect();
+        work.insert("members".into(), Value::Array(list));
+    }
+    let outcome = apply_operations(&mut work, data_ops, ctx, compat)?;
+    if needs_members {
+        let new_rows = match work.shift_remove("members") {
+            Some(v) => member_rows(&v)?,
+            None => Vec::new(),
+        };
+        let removed: Vec<String> = old_members
+            .iter()
+            .filter(|o| !new_rows.contains(o))
+            .map(|o| o.value.clone())
+            .collect();
+        let added: Vec<MemberRow> = new_rows
+            .into_iter()
+            .filter(|n| !old_members.contains(n))
+            .collect();
+        if !removed.is_empty() {
+            changes.push(MemberChange::Remove(removed));
+        }
+        if !added.is_empty() {
+            changes.push(MemberChange::Add(added));
+        }
+    }
+    work.shift_remove("id");
+    Ok((outcome.changed.then_some(work), changes))
+}
+
 /// `PATCH /{rt}/{id}`
 pub async fn patch(
     State(state): State<ScimState>,
@@ -745,95 +801,34 @@ pub async fn patch(
     } else {
         Some((patch.operations.clone(), Vec::new()))
     };
-    let mut attempt = 0;
-    let (before, stored) = loop {
-        attempt += 1;
-        let (data_ops, changes, needs_members) = match &split {
-            Some((d, c)) => (d.clone(), c.clone(), false),
-            None => (patch.operations.clone(), Vec::new(), true),
-        };
-        let current = state
-            .store()
-            .get(
-                &p.tenant,
-                &ctx,
-                &id,
-                Load {
-                    members: needs_members,
-                    groups: false,
-                },
-            )
-            .await?;
-        if expected.is_some_and(|v| v != current.version) {
-            return Err(precondition(StoreError::VersionMismatch));
-        }
-        // Work on the resource as clients see it (with id, and members when needed).
-        let mut work = current.data.clone();
-        work.insert("id".into(), Value::String(current.id.clone()));
-        let old_members: Vec<MemberRow> = current.members.clone().unwrap_or_default();
-        if needs_members && !old_members.is_empty() {
-            let list: Vec<Value> = old_members
-                .iter()
-                .map(|m| {
-                    let mut o = JsonMap::new();
-                    o.insert("value".into(), Value::String(m.value.clone()));
-                    if let Some(k) = &m.kind {
-                        o.insert("type".into(), Value::String(k.clone()));
-                    }
-                    if let Some(d) = &m.display {
-                        o.insert("display".into(), Value::String(d.clone()));
-                    }
-                    Value::Object(o)
-                })
-                .collect();
-            work.insert("members".into(), Value::Array(list));
-        }
-        let outcome = apply_operations(&mut work, &data_ops, &ctx, &compat)?;
-        let mut changes = changes;
-        if needs_members {
-            let new_rows = match work.shift_remove("members") {
-                Some(v) => member_rows(&v)?,
-                None => Vec::new(),
-            };
-            let removed: Vec<String> = old_members
-                .iter()
-                .filter(|o| !new_rows.contains(o))
-                .map(|o| o.value.clone())
-                .collect();
-            let added: Vec<MemberRow> = new_rows
-                .into_iter()
-                .filter(|n| !old_members.contains(n))
-                .collect();
-            if !removed.is_empty() {
-                changes.push(MemberChange::Remove(removed));
-            }
-            if !added.is_empty() {
-                changes.push(MemberChange::Add(added));
-            }
-        }
-        work.shift_remove("id");
-        let data = outcome.changed.then_some(work);
-        // Data changes need the version read; member-only changes are row operations that
-        // commute, so concurrent writers never lose each other's members.
-        let guard = if data.is_some() || expected.is_some() {
-            Some(current.version)
-        } else {
-            None
-        };
-        match state
-            .store()
-            .update(&p.tenant, &ctx, &id, guard, data, changes, load)
-            .await
-        {
-            Ok(s) => break (current, s),
-            Err(StoreError::VersionMismatch)
-                if expected.is_none() && attempt < MAX_PATCH_ATTEMPTS =>
-            {
-                continue
-            }
-            Err(e) => return Err(precondition(e)),
-        }
+    let (data_ops, changes, needs_members) = match split {
+        Some((d, c)) => (d, c, false),
+        None => (patch.operations.clone(), Vec::new(), true),
     };
+    let (before, stored) = state
+        .store()
+        .modify(
+            &p.tenant,
+            &ctx,
+            &id,
+            Load {
+                members: needs_members,
+                groups: false,
+            },
+            Box::new(|current| {
+                let (data, member_changes) =
+                    plan_patch(&ctx, &compat, current, &data_ops, changes, needs_members)
+                        .map_err(|e| StoreError::Invalid(e.error))?;
+                Ok(Update {
+                    expected_version: expected,
+                    data,
+                    member_changes,
+                    load,
+                })
+            }),
+        )
+        .await
+        .map_err(precondition)?;
     let base = base_url(&state, &headers);
     let full = render(&ctx, &base, &stored);
     if stored.version != before.version {

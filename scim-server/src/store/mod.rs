@@ -123,6 +123,23 @@ pub enum MemberChange {
     RemoveAll,
 }
 
+/// A change to one resource.
+#[derive(Debug, Clone, Default)]
+pub struct Update {
+    /// When given and different from the stored version, nothing changes and
+    /// `VersionMismatch` is returned.
+    pub expected_version: Option<i64>,
+    /// New data; `None` keeps the stored data (member-only changes).
+    pub data: Option<JsonMap>,
+    /// Member row changes, applied in order. The version is bumped when anything changed.
+    pub member_changes: Vec<MemberChange>,
+    /// What to load with the returned resource.
+    pub load: Load,
+}
+
+/// Decides a change from the current resource (see [`Store::modify`]).
+pub type ModifyFn<'a> = Box<dyn FnOnce(&StoredResource) -> Result<Update, StoreError> + Send + 'a>;
+
 /// Storage for SCIM resources, scoped by tenant.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -144,20 +161,38 @@ pub trait Store: Send + Sync + 'static {
         load: Load,
     ) -> Result<StoredResource, StoreError>;
 
-    /// Writes a resource's data and applies member changes atomically. When `expected_version`
-    /// is given and differs from the stored one, nothing changes and `VersionMismatch` is
-    /// returned. `data: None` keeps the stored data (member-only changes). The version is
-    /// bumped when anything changed.
+    /// Reads a resource under a write lock (with what `load` asks for), lets `f` decide the
+    /// change from it, and applies that change in the same transaction, so concurrent writers
+    /// on any number of server processes never lose each other's updates. Returns the resource
+    /// before and after.
+    async fn modify(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        id: &str,
+        load: Load,
+        f: ModifyFn<'_>,
+    ) -> Result<(StoredResource, StoredResource), StoreError>;
+
+    /// Applies a change decided in advance (see [`Store::modify`]).
     async fn update(
         &self,
         tenant: &str,
         ctx: &Context<'_>,
         id: &str,
-        expected_version: Option<i64>,
-        data: Option<JsonMap>,
-        member_changes: Vec<MemberChange>,
-        load: Load,
-    ) -> Result<StoredResource, StoreError>;
+        change: Update,
+    ) -> Result<StoredResource, StoreError> {
+        let (_, after) = self
+            .modify(
+                tenant,
+                ctx,
+                id,
+                Load::default(),
+                Box::new(move |_| Ok(change)),
+            )
+            .await?;
+        Ok(after)
+    }
 
     /// Deletes a resource and every membership that names it.
     async fn delete(

@@ -16,7 +16,10 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 use super::sql::{timestamp_text, Dialect, Params, SqlValue, Translator};
-use super::{GroupRef, Load, MemberChange, MemberRow, Query, Store, StoreError, StoredResource};
+use super::{
+    GroupRef, Load, MemberChange, MemberRow, ModifyFn, Query, Store, StoreError, StoredResource,
+    Update,
+};
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -467,7 +470,7 @@ impl Store for SqlStore {
         if ctx.resource_type.name == "Group" {
             let mut items = [stored];
             self.load_extras(
-                &mut *tx,
+                &mut tx,
                 tenant,
                 ctx,
                 &mut items,
@@ -503,25 +506,25 @@ impl Store for SqlStore {
         Ok(r)
     }
 
-    async fn update(
+    async fn modify(
         &self,
         tenant: &str,
         ctx: &Context<'_>,
         id: &str,
-        expected_version: Option<i64>,
-        data: Option<JsonMap>,
-        member_changes: Vec<MemberChange>,
-        load: Load,
-    ) -> Result<StoredResource, StoreError> {
+        load_current: Load,
+        f: ModifyFn<'_>,
+    ) -> Result<(StoredResource, StoredResource), StoreError> {
         let mut tx = self.write.begin().await?;
-        // Lock the row (PostgreSQL) and check the version.
+        // Read and lock the row: PostgreSQL row lock; SQLite has a single writer connection.
         let mut p = self.p();
         let lock = match self.dialect {
             Dialect::Postgres => " FOR UPDATE",
             Dialect::Sqlite => "",
         };
         let sql = format!(
-            "SELECT r.version FROM scim_resources r WHERE r.tenant = {} AND r.resource_type = {} AND r.id = {}{lock}",
+            "SELECT r.id, {} AS data, r.version, r.created, r.last_modified FROM scim_resources r \
+             WHERE r.tenant = {} AND r.resource_type = {} AND r.id = {}{lock}",
+            self.data_select(),
             p.text(tenant),
             p.text(ctx.resource_type.name.clone()),
             p.text(id)
@@ -532,7 +535,17 @@ impl Store for SqlStore {
         let Some(row) = row else {
             return Err(StoreError::NotFound);
         };
-        let current: i64 = row.try_get("version")?;
+        let mut items = [self.row_to_resource(&row)?];
+        self.load_extras(&mut tx, tenant, ctx, &mut items, load_current)
+            .await?;
+        let [before] = items;
+        let current = before.version;
+        let Update {
+            expected_version,
+            data,
+            member_changes,
+            load,
+        } = f(&before)?;
         if expected_version.is_some_and(|v| v != current) {
             return Err(StoreError::VersionMismatch);
         }
@@ -588,11 +601,11 @@ impl Store for SqlStore {
             .await?
             .ok_or(StoreError::NotFound)?;
         let mut items = [stored];
-        self.load_extras(&mut *tx, tenant, ctx, &mut items, load)
+        self.load_extras(&mut tx, tenant, ctx, &mut items, load)
             .await?;
         tx.commit().await?;
         let [s] = items;
-        Ok(s)
+        Ok((before, s))
     }
 
     async fn delete(

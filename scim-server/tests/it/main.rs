@@ -4,3 +4,5 @@ mod support;
 
 mod api;
 mod bulk;
+mod concurrency;
+mod differential;

@@ -80,20 +80,11 @@ impl Drop for TempDir {
 }
 
 /// Options for a test server.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Options {
     pub settings: Settings,
     /// Extra (token, tenant) pairs.
     pub extra_tokens: Vec<(String, String)>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            settings: Settings::default(),
-            extra_tokens: Vec::new(),
-        }
-    }
 }
 
 impl TestServer {
