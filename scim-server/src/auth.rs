@@ -214,3 +214,96 @@ pub async fn require_auth(
         None => Err(unauthorized("invalid credentials")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{encode, Algorithm, DecodingKey, EncodingKey, Header};
+
+    fn issuer() -> JwtIssuer {
+        JwtIssuer {
+            issuer: "https://sts.example/".into(),
+            audience: "api://scim".into(),
+            key: DecodingKey::from_secret(b"secret"),
+            algorithms: vec![Algorithm::HS256],
+            tenant: "acme".into(),
+        }
+    }
+
+    fn token(claims: serde_json::Value, secret: &[u8]) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn jwt_checks_signature_issuer_audience_and_expiry() {
+        let auth = JwtAuthenticator::new(vec![issuer()]);
+        let exp = chrono::Utc::now().timestamp() + 600;
+        let good = serde_json::json!({"iss": "https://sts.example/", "aud": "api://scim", "exp": exp, "sub": "bjensen"});
+        let p = auth
+            .authenticate(&token(good.clone(), b"secret"))
+            .await
+            .unwrap();
+        assert_eq!(
+            p,
+            Principal {
+                tenant: "acme".into(),
+                subject: Some("bjensen".into())
+            }
+        );
+        assert!(
+            auth.authenticate(&token(good.clone(), b"other"))
+                .await
+                .is_none(),
+            "bad signature"
+        );
+        let mut c = good.clone();
+        c["iss"] = "https://evil/".into();
+        assert!(
+            auth.authenticate(&token(c, b"secret")).await.is_none(),
+            "wrong issuer"
+        );
+        let mut c = good.clone();
+        c["aud"] = "api://other".into();
+        assert!(
+            auth.authenticate(&token(c, b"secret")).await.is_none(),
+            "wrong audience"
+        );
+        let mut c = good.clone();
+        c["exp"] = (chrono::Utc::now().timestamp() - 3600).into();
+        assert!(
+            auth.authenticate(&token(c, b"secret")).await.is_none(),
+            "expired"
+        );
+        let mut c = good;
+        c.as_object_mut().unwrap().remove("exp");
+        assert!(
+            auth.authenticate(&token(c, b"secret")).await.is_none(),
+            "exp is required"
+        );
+        assert!(auth.authenticate("not.a.jwt").await.is_none());
+        assert!(auth.authenticate("opaque-token").await.is_none());
+        // `alg: none` is never accepted.
+        let none = format!("{}.{}.", "eyJhbGciOiJub25lIn0", "eyJzdWIiOiJ4In0");
+        assert!(auth.authenticate(&none).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn static_tokens_map_to_tenants() {
+        let auth = TokenAuthenticator::new(
+            &[("t1".into(), "a".into()), ("t2".into(), "b".into())],
+            None,
+        );
+        assert_eq!(auth.authenticate("t2").await.unwrap().tenant, "b");
+        assert!(auth.authenticate("t3").await.is_none());
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_ne!(generate_token(), generate_token());
+    }
+}

@@ -295,8 +295,9 @@ impl Filter {
 
     /// Checks the filter against the schema: ordering operators on booleans or binary, `co`/`sw`/
     /// `ew` on non-strings, literals of the wrong type, value filters on single-valued simple
-    /// attributes and sub-attributes that do not exist are `400 invalidFilter`
-    /// (RFC 7644 §3.4.2.2). Attributes no schema defines are allowed (they never match).
+    /// attributes, sub-attributes that do not exist, and attributes that are never returned
+    /// (`password`) are `400 invalidFilter` (RFC 7644 §3.4.2.2). Attributes no schema defines
+    /// are allowed (they never match).
     pub fn check(&self, ctx: &Context<'_>) -> ScimResult<()> {
         let mut err = None;
         self.visit_terms(&mut |parent, term| {
@@ -355,6 +356,27 @@ impl Filter {
                     _ => None,
                 },
             };
+            // Attributes that are never returned (`password`) are not filterable: comparing
+            // them would let a client guess a secret one character at a time.
+            let never = |p: &AttrPath| {
+                ctx.resolve_attr(p).or_else(|| ctx.resolve_attr(&p.parent())).is_some_and(|r| {
+                    r.attr.returned == crate::schema::Returned::Never || r.def().returned == crate::schema::Returned::Never
+                })
+            };
+            let own = match term {
+                Filter::Compare { path, .. } | Filter::Present(path) => Some(path),
+                _ => None,
+            };
+            if let Some(p) = own {
+                let full = match parent {
+                    Some(vp) => AttrPath { urn: vp.urn.clone(), name: vp.name.clone(), sub: Some(p.name.clone()) },
+                    None => p.clone(),
+                };
+                if never(&full) {
+                    err = Some(ScimError::invalid_filter(format!("{full} cannot be used in a filter")));
+                    return;
+                }
+            }
             if let (Some(def), Filter::Compare { path, op, value }) = (def, term) {
                 if let Err(e) = check_compare(path, def, *op, value) {
                     err = Some(e);

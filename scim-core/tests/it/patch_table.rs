@@ -45,17 +45,14 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ),
     (
         "atomic-second-op-value-path-without-match-fails",
-        "path members[...].display: RFC 7643 §8.7.1's Group schema has no members.display, so the \
-         library answers 400 invalidPath (§3.12) before looking for a match, not noTarget (fixture \
-         wrong; atomicity itself holds)",
+        "RFC 7644 §3.5.2.3 answers noTarget for a value filter that matches nothing; the default \
+         Compat creates the element instead (Entra ID's behaviour, create_on_no_match). \
+         Compat::strict() follows the RFC (atomicity holds either way)",
     ),
 ];
 
 /// Cases whose `Compat::strict()` result differs from the fixture: (case name, reason).
-const STRICT_DIFFERENCES: &[(&str, &str)] = &[(
-    "atomic-second-op-value-path-without-match-fails",
-    "as in KNOWN_DIFFERENCES: members.display is not in the Group schema, 400 invalidPath",
-)];
+const STRICT_DIFFERENCES: &[(&str, &str)] = &[];
 
 fn reason<'a>(list: &'a [(&str, &str)], name: &str) -> Option<&'a str> {
     list.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)

@@ -11,6 +11,7 @@ use axum::Extension;
 use scim_core::filter::{CompValue, CompareOp, Filter};
 use scim_core::messages::split_attr_list;
 use scim_core::patch::apply_operations;
+use scim_core::schema::Returned;
 use scim_core::{
     AttrPath, Compat, Context, JsonMap, ListResponse, PatchOp, PatchOpKind, PatchOperation,
     PatchPath, Projection, ScimError, ScimType, SearchRequest, SortOrder,
@@ -33,23 +34,65 @@ fn check_id(id: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// Filters whose literals contain U+0000 can match nothing stored and would upset SQL drivers.
-fn check_filter_text(f: &Filter) -> ApiResult<()> {
-    let mut bad = false;
-    f.visit_terms(&mut |_, t| {
-        if let Filter::Compare {
-            value: CompValue::String(s),
-            ..
-        } = t
+/// Server-side filter rules on top of `Filter::check`: literals with U+0000 (which match
+/// nothing stored and upset SQL drivers) and attributes that are never returned (`password`):
+/// comparing them would let a client guess a secret one character at a time.
+fn check_filter_server(f: &Filter, ctx: &Context<'_>) -> ApiResult<()> {
+    let mut err = None;
+    f.visit_terms(&mut |parent, t| {
+        let path = match t {
+            Filter::Compare { path, value, .. } => {
+                if let CompValue::String(s) = value {
+                    if s.contains('\0') {
+                        err = Some(ScimError::invalid_filter(
+                            "NUL characters are not allowed in filter values",
+                        ));
+                    }
+                }
+                path
+            }
+            Filter::Present(path) => path,
+            _ => return,
+        };
+        let full = match parent {
+            Some(p) => AttrPath {
+                urn: p.urn.clone(),
+                name: p.name.clone(),
+                sub: Some(path.name.clone()),
+            },
+            None => path.clone(),
+        };
+        if let Some(r) = ctx
+            .resolve_attr(&full)
+            .or_else(|| ctx.resolve_attr(&full.parent()))
         {
-            bad |= s.contains('\0');
+            if r.attr.returned == Returned::Never || r.def().returned == Returned::Never {
+                err = Some(ScimError::invalid_filter(format!(
+                    "{} cannot be used in a filter",
+                    r.attr.name
+                )));
+            }
         }
     });
-    if bad {
-        return Err(
-            ScimError::invalid_filter("NUL characters are not allowed in filter values").into(),
-        );
+    err.map_or(Ok(()), |e| Err(e.into()))
+}
+
+/// Stores passwords as Argon2id hashes (RFC 7643 §4.1.1: "SHOULD be hashed"); a value that is
+/// already a hash is kept.
+fn protect_password(data: &mut JsonMap) -> ApiResult<()> {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let Some(Value::String(pw)) = data.get("password") else {
+        return Ok(());
+    };
+    if pw.starts_with("$argon2") {
+        return Ok(());
     }
+    let salt = SaltString::generate(&mut OsRng);
+    let hash = argon2::Argon2::default()
+        .hash_password(pw.as_bytes(), &salt)
+        .map_err(|_| ScimError::invalid_value("the password cannot be stored"))?
+        .to_string();
+    data.insert("password".into(), Value::String(hash));
     Ok(())
 }
 
@@ -223,7 +266,15 @@ pub async fn search_root(
         .clamp(0, settings.max_results as i64) as u64;
     let filter = sr.filter.as_deref().map(Filter::parse).transpose()?;
     if let Some(f) = &filter {
-        check_filter_text(f)?;
+        for rt in state.registry().resource_types() {
+            check_filter_server(
+                f,
+                &Context {
+                    registry: state.registry(),
+                    resource_type: rt,
+                },
+            )?;
+        }
     }
     let base = base_url(&state, &headers);
     let mut out = Vec::new();
@@ -237,6 +288,7 @@ pub async fn search_root(
         let proj = Projection::new(&sr.attributes, &sr.excluded_attributes, &ctx)?;
         let remaining = count.saturating_sub(out.len() as u64);
         let q = Query {
+            base_url: base.clone(),
             filter: filter.clone(),
             offset: skip,
             limit: remaining,
@@ -269,7 +321,7 @@ async fn run_search(
         Some(f) if !f.trim().is_empty() => {
             let f = Filter::parse(f)?;
             f.check(ctx)?;
-            check_filter_text(&f)?;
+            check_filter_server(&f, ctx)?;
             Some(f)
         }
         _ => None,
@@ -279,7 +331,10 @@ async fn run_search(
             let path = AttrPath::parse(s).map_err(|e| {
                 ScimError::invalid_value(format!("invalid sortBy {s:?}: {}", e.detail))
             })?;
-            if ctx.resolve_attr(&path).is_none() {
+            if ctx
+                .resolve_attr(&path)
+                .is_none_or(|r| r.def().returned == Returned::Never)
+            {
                 return Err(ScimError::invalid_value(format!(
                     "sortBy {s:?} is not an attribute of {}",
                     ctx.resource_type.name
@@ -328,6 +383,7 @@ async fn run_search(
         };
         let keyset = sort_by.is_none();
         let q = Query {
+            base_url: base.clone(),
             filter,
             sort_by,
             sort_order: order,
@@ -362,6 +418,7 @@ async fn run_search(
     // RFC 7644 §3.4.2.4: startIndex below 1 is 1.
     let start = sr.start_index.unwrap_or(1).max(1) as u64;
     let q = Query {
+        base_url: base.clone(),
         filter,
         sort_by,
         sort_order: order,
@@ -490,6 +547,7 @@ pub async fn create(
     let compat = state.compat(&p.tenant);
     let resource = scim_core::prepare_create(body, &ctx, &compat)?;
     let mut data = resource.into_map();
+    protect_password(&mut data)?;
     let members = take_members(&ctx, &mut data)?;
     let stored = state.store().create(&p.tenant, &ctx, data, members).await?;
     let base = base_url(&state, &headers);
@@ -558,6 +616,7 @@ pub async fn replace(
                 data.shift_remove("id");
                 data.shift_remove("meta");
                 data.shift_remove("groups");
+                protect_password(&mut data).map_err(|e| StoreError::Invalid(e.error))?;
                 let member_changes = if is_group(&ctx) {
                     let rows =
                         take_members(&ctx, &mut data).map_err(|e| StoreError::Invalid(e.error))?;
@@ -761,6 +820,9 @@ fn plan_patch(
         }
     }
     work.shift_remove("id");
+    if outcome.changed {
+        protect_password(&mut work)?;
+    }
     Ok((outcome.changed.then_some(work), changes))
 }
 

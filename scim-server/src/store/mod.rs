@@ -110,6 +110,8 @@ pub struct Query {
     pub after_id: Option<String>,
     /// What to load with each resource.
     pub load: Load,
+    /// The base URL resources are rendered with (filters on `meta.location` and `$ref`).
+    pub base_url: String,
 }
 
 /// A change to a group's members, applied as row operations.

@@ -106,6 +106,8 @@ fn json_path(keys: &[&str]) -> String {
 pub struct Translator<'a, 'c> {
     ctx: &'a Context<'c>,
     dialect: Dialect,
+    /// The absolute base URL that `meta.location` and `$ref` values start with.
+    base: String,
     /// The parameters bound so far.
     pub params: Params,
     aliases: usize,
@@ -124,6 +126,11 @@ enum Scope {
         alias: String,
         def: AttributeDef,
     },
+    /// The value of a single-valued complex attribute: `name[givenName eq "x"]` is
+    /// `name.givenName eq "x"`.
+    Single {
+        attr: AttrPath,
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -138,9 +145,33 @@ impl<'a, 'c> Translator<'a, 'c> {
         Translator {
             ctx,
             dialect,
+            base: String::new(),
             params: Params::new(dialect),
             aliases: 0,
         }
+    }
+
+    /// Builder: the base URL rendered resources use (for `meta.location` and `$ref`).
+    pub fn with_base(mut self, base: &str) -> Self {
+        self.base = base.to_string();
+        self
+    }
+
+    fn concat(&self, parts: &[String]) -> String {
+        format!("({})", parts.join(" || "))
+    }
+
+    fn version_text(&self) -> String {
+        match self.dialect {
+            Dialect::Sqlite => "('W/\"' || r.version || '\"')".into(),
+            Dialect::Postgres => "('W/\"' || r.version::text || '\"')".into(),
+        }
+    }
+
+    fn location_text(&mut self) -> String {
+        let b = self.params.text(self.base.clone());
+        let e = self.params.text(self.ctx.resource_type.endpoint.clone());
+        self.concat(&[b, e, "'/'".into(), "r.id".into()])
     }
 
     fn alias(&mut self, prefix: &str) -> String {
@@ -182,8 +213,12 @@ impl<'a, 'c> Translator<'a, 'c> {
                 op: CompareOp::Ne,
                 value,
             } => {
-                let eq = self.term(path, Some((CompareOp::Eq, value)), scope)?;
-                format!("(NOT {eq})")
+                let eq = Filter::Compare {
+                    path: path.clone(),
+                    op: CompareOp::Eq,
+                    value: value.clone(),
+                };
+                format!("(NOT {})", self.node(&eq, scope, depth + 1)?)
             }
             Filter::Compare {
                 path,
@@ -228,9 +263,14 @@ impl<'a, 'c> Translator<'a, 'c> {
             let cond = self.node(inner, &scope, depth + 1)?;
             return Ok(self.rows_exists(kind, &alias, &cond));
         }
-        if r.schema.is_none() {
-            // id / externalId / meta cannot hold elements.
-            return Ok(FALSE.to_string());
+        if !r.attr.multi_valued {
+            if !r.attr.is_complex() {
+                return Ok(FALSE.to_string());
+            }
+            let scope = Scope::Single {
+                attr: r.canonical_path(),
+            };
+            return self.node(inner, &scope, depth + 1);
         }
         let base = self.base_loc(&r);
         if r.attr.multi_valued {
@@ -274,16 +314,28 @@ impl<'a, 'c> Translator<'a, 'c> {
         }
     }
 
-    /// The column of a member/group row for a sub-attribute name, if it is stored.
-    fn row_column(kind: RowKind, alias: &str, sub: &str) -> Option<String> {
+    /// The SQL expression of a member/group row's sub-attribute, as rendered.
+    fn row_column(&mut self, kind: RowKind, alias: &str, sub: &str) -> Option<String> {
         let s = sub.to_ascii_lowercase();
         match (kind, s.as_str()) {
             (RowKind::Members, "value") => Some(format!("{alias}.member_id")),
             (RowKind::Members, "type") => Some(format!("{alias}.member_type")),
             (RowKind::Members, "display") => Some(format!("{alias}.display")),
+            (RowKind::Members, "$ref") => {
+                let b = self.params.text(self.base.clone());
+                Some(self.concat(&[
+                    b,
+                    format!("(CASE {alias}.member_type WHEN 'Group' THEN '/Groups/' ELSE '/Users/' END)"),
+                    format!("{alias}.member_id"),
+                ]))
+            }
             (RowKind::Groups, "value") => Some(format!("{alias}.group_id")),
             (RowKind::Groups, "display") => Some(format!("{alias}g.display_name")),
             (RowKind::Groups, "type") => Some("'direct'".to_string()),
+            (RowKind::Groups, "$ref") => {
+                let b = self.params.text(self.base.clone());
+                Some(self.concat(&[b, "'/Groups/'".into(), format!("{alias}.group_id")]))
+            }
             _ => None,
         }
     }
@@ -370,10 +422,21 @@ impl<'a, 'c> Translator<'a, 'c> {
         scope: &Scope,
     ) -> ScimResult<String> {
         match scope {
-            Scope::Element { .. } | Scope::Rows { .. }
+            Scope::Element { .. } | Scope::Rows { .. } | Scope::Single { .. }
                 if path.sub.is_some() || path.urn.is_some() =>
             {
                 Ok(FALSE.to_string())
+            }
+            Scope::Single { attr } => {
+                let full = AttrPath {
+                    urn: attr.urn.clone(),
+                    name: attr.name.clone(),
+                    sub: Some(path.name.clone()),
+                };
+                if self.ctx.resolve_attr(&full).is_none() {
+                    return Ok(FALSE.to_string());
+                }
+                self.root_term(&full, cmp)
             }
             Scope::Element { loc, def } => {
                 let sub_def = def.sub_attribute(&path.name).cloned();
@@ -395,7 +458,7 @@ impl<'a, 'c> Translator<'a, 'c> {
             }
             Scope::Rows { kind, alias, def } => {
                 let sub_def = def.sub_attribute(&path.name).cloned();
-                match Self::row_column(*kind, alias, &path.name) {
+                match self.row_column(*kind, alias, &path.name) {
                     Some(col) => self.leaf(&Loc::Column(col), sub_def.as_ref(), cmp),
                     None => Ok(FALSE.to_string()),
                 }
@@ -420,6 +483,14 @@ impl<'a, 'c> Translator<'a, 'c> {
         path: &AttrPath,
         cmp: Option<(CompareOp, &CompValue)>,
     ) -> ScimResult<String> {
+        if path.urn.is_none() && path.sub.is_none() && path.name.eq_ignore_ascii_case("schemas") {
+            // `schemas` is no attribute of any schema, but RFC 7644 §3.4.2.2 lets clients
+            // filter on it; it compares like an undefined multi-valued string.
+            let base = self.data_loc(&["schemas"]);
+            let (from, elem) = self.each(&base);
+            let cond = self.leaf(&elem, None, cmp)?;
+            return Ok(format!("EXISTS (SELECT 1 FROM {from} WHERE {cond})"));
+        }
         let Some(r) = self.ctx.resolve_attr(path) else {
             return Ok(FALSE.to_string());
         };
@@ -438,6 +509,14 @@ impl<'a, 'c> Translator<'a, 'c> {
                     let p = self.params.text(self.ctx.resource_type.name.clone());
                     return self.leaf(&Loc::Column(p), r.sub, cmp);
                 }
+                ("meta", Some("version")) => {
+                    let v = self.version_text();
+                    return self.leaf(&Loc::Column(v), r.sub, cmp);
+                }
+                ("meta", Some("location")) => {
+                    let l = self.location_text();
+                    return self.leaf(&Loc::Column(l), r.sub, cmp);
+                }
                 ("meta", None) if whole => return Ok(TRUE.to_string()),
                 ("meta", _) => return Ok(FALSE.to_string()),
                 _ => {}
@@ -451,7 +530,7 @@ impl<'a, 'c> Translator<'a, 'c> {
                 .or_else(|| (!whole).then(|| "value".to_string()));
             let cond = match sub {
                 None => TRUE.to_string(),
-                Some(s) => match Self::row_column(kind, &alias, &s) {
+                Some(s) => match self.row_column(kind, &alias, &s) {
                     Some(col) => self.leaf(&Loc::Column(col), r.attr.sub_attribute(&s), cmp)?,
                     None => FALSE.to_string(),
                 },
@@ -651,6 +730,17 @@ impl<'a, 'c> Translator<'a, 'c> {
         match (loc, self.dialect) {
             // Our own timestamp columns are fixed-width UTC text: compare as text.
             (Loc::Column(_), _) => {
+                use chrono::Timelike;
+                // Stored times have microseconds; a literal with a finer part lies strictly
+                // between two of them: never equal, `>` / `>=` mean "after its microsecond",
+                // `<` / `<=` mean "at or before it".
+                let finer = instant.is_some_and(|t| t.nanosecond() % 1000 != 0);
+                let sym = match (finer, op) {
+                    (false, _) => sym,
+                    (true, CompareOp::Eq) => return FALSE.to_string(),
+                    (true, CompareOp::Gt | CompareOp::Ge) => ">",
+                    (true, _) => "<=",
+                };
                 let p = self
                     .params
                     .text(instant.map(timestamp_text).unwrap_or_default());
@@ -706,12 +796,12 @@ impl<'a, 'c> Translator<'a, 'c> {
 
     /// The `ORDER BY` clause for `sortBy` (RFC 7644 §3.4.2.3): missing values last when
     /// ascending, type-aware comparison, `id` as the tie-breaker.
-    pub fn order_by(&mut self, sort_by: Option<&AttrPath>, order: SortOrder) -> String {
+    pub fn order_by(&mut self, sort_by: Option<&AttrPath>, order: SortOrder) -> ScimResult<String> {
         let Some(path) = sort_by else {
-            return "r.id ASC".into();
+            return Ok("r.id ASC".into());
         };
         let Some(expr) = self.sort_expr(path) else {
-            return "r.id ASC".into();
+            return Err(ScimError::invalid_value(format!("cannot sort by {path}")));
         };
         let dir = if order == SortOrder::Descending {
             "DESC"
@@ -719,7 +809,9 @@ impl<'a, 'c> Translator<'a, 'c> {
             "ASC"
         };
         // NULLs last when ascending, first when descending (the reverse order).
-        format!("(({expr}) IS NULL) {dir}, ({expr}) {dir}, r.id ASC")
+        Ok(format!(
+            "(({expr}) IS NULL) {dir}, ({expr}) {dir}, r.id ASC"
+        ))
     }
 
     fn sort_expr(&mut self, path: &AttrPath) -> Option<String> {
@@ -731,6 +823,15 @@ impl<'a, 'c> Translator<'a, 'c> {
                 ("meta", Some("lastModified")) => {
                     Some(self.sort_text("r.last_modified".into(), true))
                 }
+                ("meta", Some("version")) => {
+                    let v = self.version_text();
+                    Some(self.sort_text(v, true))
+                }
+                ("meta", Some("location")) => {
+                    let l = self.location_text();
+                    Some(self.sort_text(l, true))
+                }
+                ("meta", Some("resourceType")) => Some("1".into()),
                 ("externalId", _) => {
                     let base = self.base_loc(&r);
                     Some(self.typed_sort(&base, r.attr))
@@ -738,8 +839,20 @@ impl<'a, 'c> Translator<'a, 'c> {
                 _ => None,
             };
         }
-        if self.row_kind(&r).is_some() {
-            return None;
+        if let Some(kind) = self.row_kind(&r) {
+            // The first row, in the order rows are rendered (no row is primary).
+            let sub = r.sub.or_else(|| r.attr.sub_attribute("value"))?;
+            let a = self.alias("s");
+            let col = self.row_column(kind, &a, &sub.name)?;
+            let col = self.sort_text(col, sub.case_exact);
+            return Some(match kind {
+                RowKind::Members => format!(
+                    "(SELECT {col} FROM scim_members {a} WHERE {a}.tenant = r.tenant AND {a}.group_id = r.id ORDER BY {a}.member_id LIMIT 1)"
+                ),
+                RowKind::Groups => format!(
+                    "(SELECT {col} FROM scim_members {a} JOIN scim_resources {a}g ON {a}g.tenant = {a}.tenant AND {a}g.resource_type = 'Group' AND {a}g.id = {a}.group_id WHERE {a}.tenant = r.tenant AND {a}.member_id = r.id ORDER BY {a}.group_id LIMIT 1)"
+                ),
+            });
         }
         let base = self.base_loc(&r);
         if !r.attr.multi_valued {

@@ -674,16 +674,18 @@ impl Store for SqlStore {
                 Ok(w)
             };
         let count = |this: &Self| {
-            let mut tr = Translator::new(ctx, this.dialect);
+            let mut tr = Translator::new(ctx, this.dialect).with_base(&q.base_url);
             let w = build_where(&mut tr, false);
             (w, tr.params)
         };
         let mut items = Vec::new();
         let mut total = None;
         if q.limit > 0 {
-            let mut tr = Translator::new(ctx, self.dialect);
+            let mut tr = Translator::new(ctx, self.dialect).with_base(&q.base_url);
             let w = build_where(&mut tr, true)?;
-            let order = tr.order_by(q.sort_by.as_ref(), q.sort_order);
+            let order = tr
+                .order_by(q.sort_by.as_ref(), q.sort_order)
+                .map_err(StoreError::Invalid)?;
             let lim = tr
                 .params
                 .push(SqlValue::Int(q.limit.min(i64::MAX as u64) as i64));

@@ -203,6 +203,15 @@ fn make_user(i: usize, rng: &mut Rng, earlier: &[String]) -> Value {
         }
         _ => {}
     }
+    match rng.below(10) {
+        0 => {
+            u.insert("password".into(), json!("Secret1!"));
+        }
+        1 => {
+            u.insert("password".into(), json!(format!("pw-{i}")));
+        }
+        _ => {}
+    }
     let n_emails = rng.below(4);
     if n_emails > 0 {
         let primary = rng.chance(60).then(|| rng.below(n_emails));
@@ -373,6 +382,11 @@ impl Labels {
                 .collect(),
         )
     }
+    /// Short ids (first 8 characters), for whole lists.
+    fn short(ids: &[String]) -> String {
+        let items: Vec<&str> = ids.iter().map(|id| &id[..id.len().min(8)]).collect();
+        format!("[{}]", items.join(" "))
+    }
     fn show(&self, ids: &[String]) -> String {
         let items: Vec<String> = ids
             .iter()
@@ -441,9 +455,9 @@ async fn compare_filters(
                          SQL ({}): {}\n  evaluator ({}): {}\n  only SQL: {}\n  only evaluator: {}{}",
                         endpoint,
                         sql_ids.len(),
-                        labels.show(&sql_ids),
+                        Labels::short(&sql_ids),
                         eval_ids.len(),
-                        labels.show(&eval_ids),
+                        Labels::short(&eval_ids),
                         labels.show(&only_sql),
                         labels.show(&only_eval),
                         if only_sql.is_empty() && only_eval.is_empty() {
@@ -552,8 +566,8 @@ async fn compare_sorts(
                      SQL: {}\n  sort_resources: {}\n  SQL order: {}\n  sort_resources order: {}",
                     window(&sql),
                     window(&expected),
-                    labels.show(&sql),
-                    labels.show(&expected)
+                    Labels::short(&sql),
+                    Labels::short(&expected)
                 ));
             }
         }
@@ -737,6 +751,7 @@ fn user_filters(
         r#"emails[not (type eq "work")]"#,
         r#"emails[type ne "work"]"#,
         r#"emails[type eq null]"#,
+        r#"emails[type ne null]"#,
         r#"emails.type eq null"#,
         r#"emails.primary eq true"#,
         r#"emails.primary eq false"#,
@@ -796,6 +811,11 @@ fn user_filters(
         r#"meta.created co "t""#,
         r#"meta.created gt "2000-01-01T00:00:00""#,
         r#"meta.lastModified lt "2000-01-01T00:00:00Z""#,
+        r#"Meta.Created pr"#,
+        // password is writeOnly / returned "never" (RFC 7643 §4.1.1).
+        r#"password pr"#,
+        r#"password eq "Secret1!""#,
+        r#"password sw "S""#,
         // Filters the server must reject (and Filter::check too).
         r#"active gt true"#,
         r#"userName gt 5"#,
@@ -906,6 +926,7 @@ fn user_filters(
         format!("meta.lastModified gt {}", lit(&t_last)),
         format!("meta.lastModified eq {}", lit(lm)),
         format!("meta.lastModified ge {}", lit(&t)),
+        format!("meta[created gt {}]", lit(&t)),
         // groups (derived from memberships).
         r#"groups.display eq "engineering""#.to_string(),
         format!("groups.display eq {}", lit("Quote \"Q\" Team")),
@@ -928,6 +949,8 @@ fn user_filters(
         r#"groups.type eq "direct""#.to_string(),
         r#"groups.$ref co "/Groups/""#.to_string(),
         "groups.display eq null".to_string(),
+        "groups.display ne null".to_string(),
+        r#"groups[display ne "Sales"]"#.to_string(),
     ]);
     f
 }
@@ -967,6 +990,7 @@ fn group_filters(
         r#"members pr"#,
         r#"not (members pr)"#,
         r#"members.value pr"#,
+        r#"members.value ne null"#,
         r#"members.type eq "User""#,
         r#"members.type eq "Group""#,
         r#"members[type eq "Group"]"#,
@@ -1103,6 +1127,10 @@ backends!(filters_and_sorting_agree_with_the_evaluator, |s| {
         "active",
         "externalId",
         "id",
+        "emails.primary",
+        "groups.display",
+        "groups.value",
+        "meta.version",
     ]
     .iter()
     .map(|p| p.to_string())
@@ -1110,6 +1138,7 @@ backends!(filters_and_sorting_agree_with_the_evaluator, |s| {
         format!("{ENT}:employeeNumber"),
         format!("{ENT}:department"),
         format!("{ENT}:manager.value"),
+        format!("{ENT}:manager"),
     ])
     .collect();
     let group_sorts: Vec<String> = vec!["displayName".into(), "meta.created".into()];
@@ -1156,11 +1185,16 @@ backends!(filters_and_sorting_agree_with_the_evaluator, |s| {
         for p in &problems {
             eprintln!("MISMATCH {:?}: {p}\n", s.backend);
         }
+        // The details are above; the panic message lists one line per problem.
+        let summary: Vec<&str> = problems
+            .iter()
+            .map(|p| p.lines().next().unwrap_or_default())
+            .collect();
         panic!(
-            "{:?}: {} problem(s) between SQL and the in-memory evaluator:\n{}",
+            "{:?}: {} problem(s) between SQL and the in-memory evaluator (details above):\n{}",
             s.backend,
             problems.len(),
-            problems.join("\n\n")
+            summary.join("\n")
         );
     }
 });

@@ -6,3 +6,4 @@ mod api;
 mod bulk;
 mod concurrency;
 mod differential;
+mod host;

@@ -85,6 +85,10 @@ pub struct Options {
     pub settings: Settings,
     /// Extra (token, tenant) pairs.
     pub extra_tokens: Vec<(String, String)>,
+    /// A registry with the host app's own resource types and extensions.
+    pub registry: Option<scim_core::SchemaRegistry>,
+    /// JWT issuers accepted besides the tokens.
+    pub jwt: Vec<scim_server::auth::JwtIssuer>,
 }
 
 impl TestServer {
@@ -113,9 +117,21 @@ impl TestServer {
         let token = format!("tok-{}", uuid::Uuid::new_v4());
         let mut tokens = vec![(token.clone(), tenant.clone())];
         tokens.extend(opts.extra_tokens.clone());
-        let auth = Arc::new(TokenAuthenticator::new(&tokens, Some(store.clone())));
+        let mut auths: Vec<Arc<dyn scim_server::Authenticator>> = vec![Arc::new(
+            TokenAuthenticator::new(&tokens, Some(store.clone())),
+        )];
+        if !opts.jwt.is_empty() {
+            auths.push(Arc::new(scim_server::JwtAuthenticator::new(
+                opts.jwt.clone(),
+            )));
+        }
+        let auth = Arc::new(scim_server::auth::AnyOf(auths));
         let events = Arc::new(Recorder::default());
-        let state = ScimState::new(store, auth, opts.settings.clone()).with_hook(events.clone());
+        let mut state =
+            ScimState::new(store, auth, opts.settings.clone()).with_hook(events.clone());
+        if let Some(r) = opts.registry.clone() {
+            state = state.with_registry(r);
+        }
         let app = scim_server::config::app(state.clone(), "/scim/v2", Duration::from_secs(30));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

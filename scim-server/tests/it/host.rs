@@ -1,0 +1,156 @@
+//! What a host app configures: its own resource types and extensions, JWT authentication (and
+//! `/Me`), response compression, the change hook.
+
+use reqwest::{Method, StatusCode};
+use scim_core::{ResourceType, Schema, SchemaRegistry};
+use serde_json::json;
+
+use crate::backends;
+use crate::support::{Options, TestServer};
+
+fn registry() -> SchemaRegistry {
+    let mut r = SchemaRegistry::default();
+    let device = Schema::from_json(&json!({
+        "id": "urn:example:scim:schemas:Device", "name": "Device",
+        "attributes": [
+            {"name": "serial", "type": "string", "required": true, "caseExact": true, "uniqueness": "server"},
+            {"name": "slots", "type": "integer"},
+            {"name": "owner", "type": "complex", "subAttributes": [{"name": "value", "type": "string"}]}
+        ]
+    }))
+    .unwrap();
+    r.add_schema(device).unwrap();
+    r.add_resource_type(ResourceType::new(
+        "Device",
+        "/Devices",
+        "urn:example:scim:schemas:Device",
+    ))
+    .unwrap();
+    let badge = Schema::from_json(&json!({
+        "id": "urn:example:scim:schemas:extension:badge:2.0:User", "name": "Badge",
+        "attributes": [{"name": "badge", "type": "integer"}]
+    }))
+    .unwrap();
+    r.add_extension("User", badge, false).unwrap();
+    r
+}
+
+backends!(custom_resource_types_and_extensions, |s0| {
+    let backend = s0.backend;
+    drop(s0);
+    let opts = Options {
+        registry: Some(registry()),
+        ..Options::default()
+    };
+    let Some(s) = TestServer::start_with(backend, opts).await else {
+        return;
+    };
+    let r = s
+        .post(
+            "/Devices",
+            json!({"schemas": ["urn:example:scim:schemas:Device"], "serial": "SN-1", "slots": 4}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["meta"]["resourceType"], "Device");
+    let id = r.body["id"].as_str().unwrap().to_string();
+    s.post(
+        "/Devices",
+        json!({"schemas": ["urn:example:scim:schemas:Device"], "slots": "four", "serial": "x"}),
+    )
+    .await
+    .assert_error(400, Some("invalidValue"));
+    let r = s.get("/Devices?filter=slots%20ge%203").await;
+    assert_eq!(r.body["totalResults"], 1);
+    let r = s
+        .patch(
+            &format!("/Devices/{id}"),
+            json!([{"op": "replace", "path": "slots", "value": 8}]),
+        )
+        .await;
+    assert_eq!(r.body["slots"], 8);
+    let r = s.get("/ResourceTypes/Device").await;
+    assert_eq!(r.body["endpoint"], "/Devices");
+    let r = s.get("/Schemas/urn:example:scim:schemas:Device").await;
+    assert_eq!(r.body["name"], "Device");
+    // The extension on User.
+    let ext = "urn:example:scim:schemas:extension:badge:2.0:User";
+    let r = s.post("/Users", json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ext], "userName": "b", ext: {"badge": 7}})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = s.get(&format!("/Users?filter={ext}:badge%20gt%205")).await;
+    assert_eq!(r.body["totalResults"], 1);
+    assert_eq!(r.body["Resources"][0][ext]["badge"], 7);
+});
+
+backends!(jwt_and_me, |s0| {
+    use jsonwebtoken::{encode, Algorithm, DecodingKey, EncodingKey, Header};
+    let backend = s0.backend;
+    drop(s0);
+    let tenant = format!("jwt-{}", uuid::Uuid::new_v4());
+    let issuer = scim_server::auth::JwtIssuer {
+        issuer: "https://sts.example/".into(),
+        audience: "api://scim".into(),
+        key: DecodingKey::from_secret(b"k"),
+        algorithms: vec![Algorithm::HS256],
+        tenant: tenant.clone(),
+    };
+    let Some(s) = TestServer::start_with(
+        backend,
+        Options {
+            jwt: vec![issuer],
+            ..Options::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let claims = json!({"iss": "https://sts.example/", "aud": "api://scim", "exp": chrono::Utc::now().timestamp() + 600, "sub": "me@example.com"});
+    let jwt = encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(b"k"),
+    )
+    .unwrap();
+    let r = s
+        .call_with(Method::POST, "/Users", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "me@example.com"})), &jwt, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = s.call_with(Method::GET, "/Me", None, &jwt, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["userName"], "me@example.com");
+    // The JWT's tenant is not the token's tenant.
+    let r = s
+        .get("/Users?filter=userName%20eq%20%22me@example.com%22")
+        .await;
+    assert_eq!(r.body["totalResults"], 0);
+    let bad = encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(b"wrong"),
+    )
+    .unwrap();
+    s.call_with(Method::GET, "/Me", None, &bad, &[])
+        .await
+        .assert_error(401, None);
+});
+
+backends!(gzip_responses, |s| {
+    let client = reqwest::Client::builder().no_gzip().build().unwrap();
+    for i in 0..20 {
+        s.user(&format!("gzip-user-{i}")).await;
+    }
+    let r = client
+        .get(s.url("/Users"))
+        .bearer_auth(&s.token)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers().get("content-encoding").unwrap(), "gzip");
+    assert_eq!(
+        r.headers().get("content-type").unwrap(),
+        "application/scim+json"
+    );
+});
