@@ -7,3 +7,4 @@ mod bulk;
 mod concurrency;
 mod differential;
 mod host;
+mod store_contract;

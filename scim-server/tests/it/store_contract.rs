@@ -1,0 +1,257 @@
+//! The storage contract: the `Store` trait's behaviour, checked directly on every backend.
+
+use std::sync::Arc;
+
+use scim_core::{Context, Filter, JsonMap, SchemaRegistry};
+use scim_server::store::{Load, MemberChange, MemberRow, Query, Store, StoreError, Update};
+use scim_server::SqlStore;
+use serde_json::json;
+
+use crate::support::{postgres_url, Backend, TempDir};
+
+async fn open(backend: Backend) -> Option<(Arc<SqlStore>, Option<TempDir>)> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = TempDir::new();
+            let url = format!("sqlite://{}", dir.0.join("c.db").display());
+            Some((Arc::new(SqlStore::connect(&url).await.unwrap()), Some(dir)))
+        }
+        Backend::Postgres => Some((
+            Arc::new(SqlStore::connect(&postgres_url()?).await.unwrap()),
+            None,
+        )),
+    }
+}
+
+fn data(v: serde_json::Value) -> JsonMap {
+    v.as_object().unwrap().clone()
+}
+
+fn row(id: &str) -> MemberRow {
+    MemberRow {
+        value: id.to_string(),
+        kind: None,
+        display: None,
+    }
+}
+
+async fn contract(backend: Backend) {
+    let Some((store, _dir)) = open(backend).await else {
+        return;
+    };
+    let reg = SchemaRegistry::builtin();
+    let users = Context::new(reg, "User").unwrap();
+    let groups = Context::new(reg, "Group").unwrap();
+    let t = format!("contract-{}", uuid::Uuid::new_v4());
+    let other = format!("contract-other-{}", uuid::Uuid::new_v4());
+
+    let a = store
+        .create(
+            &t,
+            &users,
+            data(json!({"userName": "a", "schemas": []})),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.version, 1);
+    assert!(a.created.ends_with('Z') && a.created.len() == "2026-01-01T00:00:00.000000Z".len());
+    let b = store
+        .create(&t, &users, data(json!({"userName": "b"})), vec![])
+        .await
+        .unwrap();
+    // Uniqueness of userName is per tenant and case-insensitive.
+    assert!(matches!(
+        store
+            .create(&t, &users, data(json!({"userName": "A"})), vec![])
+            .await,
+        Err(StoreError::Uniqueness(_))
+    ));
+    store
+        .create(&other, &users, data(json!({"userName": "a"})), vec![])
+        .await
+        .unwrap();
+    // Tenants do not see each other.
+    assert!(matches!(
+        store.get(&other, &users, &a.id, Load::default()).await,
+        Err(StoreError::NotFound)
+    ));
+    // Group with members; unknown or foreign members are refused.
+    let g = store
+        .create(
+            &t,
+            &groups,
+            data(json!({"displayName": "G"})),
+            vec![row(&a.id)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(g.members.as_ref().unwrap().len(), 1);
+    assert_eq!(g.members.as_ref().unwrap()[0].kind.as_deref(), Some("User"));
+    let foreign = store
+        .create(&other, &users, data(json!({"userName": "f"})), vec![])
+        .await
+        .unwrap();
+    let err = store
+        .update(
+            &t,
+            &groups,
+            &g.id,
+            Update {
+                member_changes: vec![MemberChange::Add(vec![row(&foreign.id)])],
+                ..Update::default()
+            },
+        )
+        .await;
+    assert!(matches!(err, Err(StoreError::Invalid(_))));
+    // Member changes bump the version once, commute, and are idempotent.
+    let g2 = store
+        .update(
+            &t,
+            &groups,
+            &g.id,
+            Update {
+                member_changes: vec![
+                    MemberChange::Add(vec![row(&b.id), row(&a.id)]),
+                    MemberChange::Remove(vec!["nobody".into()]),
+                ],
+                load: Load {
+                    members: true,
+                    groups: false,
+                },
+                ..Update::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(g2.version, 2);
+    assert_eq!(g2.members.unwrap().len(), 2);
+    let same = store
+        .update(
+            &t,
+            &groups,
+            &g.id,
+            Update {
+                member_changes: vec![MemberChange::Add(vec![row(&b.id)])],
+                ..Update::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(same.version, 2, "a no-op change keeps the version");
+    // Version checks.
+    let stale = store
+        .update(
+            &t,
+            &users,
+            &a.id,
+            Update {
+                expected_version: Some(7),
+                data: Some(data(json!({"userName": "a2"}))),
+                ..Update::default()
+            },
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::VersionMismatch)));
+    let a2 = store
+        .update(
+            &t,
+            &users,
+            &a.id,
+            Update {
+                expected_version: Some(1),
+                data: Some(data(json!({"userName": "a2"}))),
+                ..Update::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(a2.version, 2);
+    assert!(matches!(
+        store.delete(&t, &users, &a.id, Some(1)).await,
+        Err(StoreError::VersionMismatch)
+    ));
+    // A user's groups are derived.
+    let bu = store
+        .get(
+            &t,
+            &users,
+            &b.id,
+            Load {
+                members: false,
+                groups: true,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(bu.groups.unwrap()[0].display.as_deref(), Some("G"));
+    // Queries filter, count and page in the database.
+    let q = Query {
+        filter: Some(Filter::parse("userName sw \"A\"").unwrap()),
+        limit: 10,
+        ..Query::default()
+    };
+    let (items, total) = store.query(&t, &users, &q).await.unwrap();
+    assert_eq!((items.len(), total), (1, 1));
+    let q = Query {
+        limit: 0,
+        ..Query::default()
+    };
+    assert_eq!(store.query(&t, &users, &q).await.unwrap(), (vec![], 2));
+    let q = Query {
+        limit: 1,
+        offset: 1,
+        ..Query::default()
+    };
+    let (items, total) = store.query(&t, &users, &q).await.unwrap();
+    assert_eq!((items.len(), total), (1, 2));
+    // Deleting a user removes its memberships; deleting frees the userName.
+    store.delete(&t, &users, &a.id, None).await.unwrap();
+    let g3 = store
+        .get(
+            &t,
+            &groups,
+            &g.id,
+            Load {
+                members: true,
+                groups: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(g3.members.unwrap().len(), 1);
+    assert!(matches!(
+        store.delete(&t, &users, &a.id, None).await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .create(&t, &users, data(json!({"userName": "a2"})), vec![])
+        .await
+        .unwrap();
+    // Tokens.
+    let h = format!("{:064x}", uuid::Uuid::new_v4().as_u128());
+    store.add_token(&h, &t, "test").await.unwrap();
+    assert_eq!(
+        store.token_tenant(&h).await.unwrap().as_deref(),
+        Some(t.as_str())
+    );
+    assert!(store.has_tokens().await.unwrap());
+    assert_eq!(store.token_tenant("nope").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn contract_sqlite() {
+    contract(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn contract_postgres() {
+    contract(Backend::Postgres).await
+}
+
+#[tokio::test]
+async fn in_memory_sqlite_and_bad_urls() {
+    let s = SqlStore::connect("sqlite::memory:").await.unwrap();
+    assert!(!s.has_tokens().await.unwrap());
+    assert!(SqlStore::connect("mysql://x").await.is_err());
+}
