@@ -145,3 +145,102 @@ async fn two_processes_add_distinct_members_concurrently() {
         assert_eq!(g["meta"]["version"], "W/\"51\"");
     }
 }
+
+/// `scim-server` with no database flag uses `./scim.db`, creates a token on first start and
+/// prints it with a curl example; on SIGTERM it finishes in-flight requests and exits 0; a
+/// restart keeps every acknowledged write and reuses the stored token.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_token_graceful_shutdown_and_restart() {
+    let dir = crate::support::TempDir::new();
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_scim-server"))
+            .args(["--listen", "127.0.0.1:0"])
+            .current_dir(&dir.0)
+            .env_remove("SCIM_DATABASE_URL")
+            .env_remove("SCIM_TOKENS")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start scim-server");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut printed = Vec::new();
+        let base = loop {
+            let line = lines.next().expect("endpoint line").unwrap();
+            printed.push(line.clone());
+            if let Some(b) = line.strip_prefix("SCIM 2.0 endpoint: ") {
+                break b.trim().to_string();
+            }
+        };
+        // Read up to the last line the start-up message has.
+        loop {
+            let Some(Ok(l)) = lines.next() else { break };
+            let done = l.contains("curl -H") || l.contains("previously created");
+            printed.push(l);
+            if done {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        (Proc { child, base }, printed)
+    };
+    let (p, printed) = start();
+    let token = printed
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.len() >= 40 && !l.contains(' '))
+        .expect("the first start prints a token")
+        .to_string();
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.contains("curl -H 'Authorization: Bearer")),
+        "{printed:?}"
+    );
+    assert!(dir.0.join("scim.db").exists());
+    let client = reqwest::Client::new();
+    // Fire writes, then SIGTERM while they are in flight.
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let req = client
+            .post(format!("{}/Users", p.base))
+            .bearer_auth(&token)
+            .json(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("g{i}")}));
+        tasks.push(tokio::spawn(async move {
+            req.send().await.ok().map(|r| r.status())
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let pid = p.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut acknowledged = 0;
+    for t in tasks {
+        if t.await.unwrap() == Some(StatusCode::CREATED) {
+            acknowledged += 1;
+        }
+    }
+    let mut p = p;
+    let status = p.child.wait().unwrap();
+    assert!(status.success(), "graceful exit, got {status:?}");
+    // Restart: no new token, every acknowledged create is there.
+    let (p2, printed) = start();
+    assert!(
+        printed.iter().any(|l| l.contains("previously created")),
+        "{printed:?}"
+    );
+    let r: Value = client
+        .get(format!("{}/Users?count=0", p2.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["totalResults"], json!(acknowledged));
+}

@@ -154,3 +154,78 @@ backends!(gzip_responses, |s| {
         "application/scim+json"
     );
 });
+
+/// The binary's configuration: tenants with plain and hashed tokens, per-tenant strictness.
+#[tokio::test]
+async fn config_file_tenants_and_policies() {
+    use clap::Parser;
+    let dir = crate::support::TempDir::new();
+    let cfg = dir.0.join("scim.toml");
+    let hashed = scim_server::auth::hash_token("hashed-token");
+    std::fs::write(
+        &cfg,
+        format!(
+            "cursor_key = \"{}\"\n[[tenants]]\nname = \"acme\"\ntokens = [\"plain-token\", \"sha256:{hashed}\"]\ncompat = \"strict\"\n",
+            "ab".repeat(32)
+        ),
+    )
+    .unwrap();
+    let cli = scim_server::config::Cli::parse_from([
+        "scim-server",
+        "--database-url",
+        "sqlite::memory:",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    let built = scim_server::config::build(&cli).await.unwrap();
+    assert!(
+        built.new_token.is_none(),
+        "configured tokens: no generated token"
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, built.app).await });
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/scim/v2/Users");
+    for tok in ["plain-token", "hashed-token"] {
+        let r = client.get(&url).bearer_auth(tok).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{tok}");
+    }
+    assert_eq!(
+        client
+            .get(&url)
+            .bearer_auth("other")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // The tenant is strict: Entra's capitalised op is refused.
+    let r = client
+        .post(&url)
+        .bearer_auth("plain-token")
+        .json(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "s"}))
+        .send()
+        .await
+        .unwrap();
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = client
+        .patch(format!("{url}/{id}"))
+        .bearer_auth("plain-token")
+        .json(&json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "Replace", "path": "active", "value": false}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    server.abort();
+    // Bad configuration is a clear error.
+    std::fs::write(&cfg, "[[tenants]]\nname = \"x\"\ncompat = \"lenient\"\n").unwrap();
+    let err = scim_server::config::build(&cli).await.err().unwrap();
+    assert!(err.to_string().contains("unknown compat"), "{err}");
+    std::fs::write(&cfg, "bogus = 1\n").unwrap();
+    assert!(scim_server::config::build(&cli).await.is_err());
+}
