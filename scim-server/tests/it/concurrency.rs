@@ -174,8 +174,7 @@ async fn first_start_token_graceful_shutdown_and_restart() {
             }
         };
         // Read up to the last line the start-up message has.
-        loop {
-            let Some(Ok(l)) = lines.next() else { break };
+        while let Some(Ok(l)) = lines.next() {
             let done = l.contains("curl -H") || l.contains("previously created");
             printed.push(l);
             if done {
