@@ -283,7 +283,11 @@ pub fn app(state: ScimState, base_path: &str, timeout: Duration) -> Router {
     use tower_http::compression::CompressionLayer;
     use tower_http::timeout::TimeoutLayer;
     use tower_http::trace::TraceLayer;
-    let scim = crate::routes::router(state);
+    let max_in_flight = state.settings().max_in_flight;
+    let scim = crate::routes::router(state).layer(axum::middleware::from_fn_with_state(
+        Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1))),
+        shed_load,
+    ));
     let base = base_path.trim_end_matches('/');
     let root = if base.is_empty() {
         scim
@@ -301,6 +305,25 @@ pub fn app(state: ScimState, base_path: &str, timeout: Duration) -> Router {
             ApiError::from(ScimError::new(500, None, "internal error")).into_response()
         }))
         .layer(TraceLayer::new_for_http())
+}
+
+/// Load shedding: beyond the configured number of requests in flight, answer `429` with
+/// `Retry-After` at once (Entra ID and Okta back off on 429 and count 5xx against the app).
+pub async fn shed_load(
+    axum::extract::State(sem): axum::extract::State<Arc<tokio::sync::Semaphore>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match sem.try_acquire() {
+        Ok(_permit) => next.run(req).await,
+        Err(_) => ApiError::from(ScimError::new(
+            429,
+            None,
+            "too many requests in flight; retry later",
+        ))
+        .with_header(header::RETRY_AFTER, "1")
+        .into_response(),
+    }
 }
 
 /// Gives every error response without a SCIM body (from layers: timeout, limits) one.

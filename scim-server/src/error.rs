@@ -49,6 +49,11 @@ impl From<StoreError> for ApiError {
                 "the resource has changed: its version does not match If-Match",
             ),
             StoreError::Invalid(e) => e,
+            StoreError::Busy => ScimError::new(
+                429,
+                None,
+                "the service is busy; retry after the Retry-After delay",
+            ),
             StoreError::Backend(detail) => {
                 // Never caused by the client; the detail stays in the log.
                 tracing::error!(%detail, "storage failure");
@@ -60,7 +65,7 @@ impl From<StoreError> for ApiError {
             }
         };
         let mut out = ApiError::from(error);
-        if out.error.status == 503 {
+        if out.error.status == 503 || out.error.status == 429 {
             out = out.with_header(header::RETRY_AFTER, "5");
         }
         out

@@ -80,6 +80,9 @@ pub struct Settings {
     pub tenant_compat: HashMap<String, Compat>,
     /// How long a cursor stays valid, in seconds (RFC 9865).
     pub cursor_ttl_secs: u64,
+    /// Most requests served at once; more are answered `429 Too Many Requests` with
+    /// `Retry-After` (load shedding, never `5xx`).
+    pub max_in_flight: usize,
 }
 
 impl Default for Settings {
@@ -96,6 +99,7 @@ impl Default for Settings {
             compat: Compat::default(),
             tenant_compat: HashMap::new(),
             cursor_ttl_secs: 3600,
+            max_in_flight: 512,
         }
     }
 }

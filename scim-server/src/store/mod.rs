@@ -29,6 +29,10 @@ pub enum StoreError {
     /// The request is invalid in a way only storage can see (e.g. an unknown member id).
     #[error("{0}")]
     Invalid(ScimError),
+    /// The backend is saturated (no connection became free in time): answered as `429` with
+    /// `Retry-After`, never `5xx`, since identity providers quarantine apps that answer 5xx.
+    #[error("storage busy")]
+    Busy,
     /// The backend failed (connection, I/O). Never caused by client input.
     #[error("storage failure: {0}")]
     Backend(String),
@@ -36,6 +40,9 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        if matches!(e, sqlx::Error::PoolTimedOut) {
+            return StoreError::Busy;
+        }
         if let sqlx::Error::Database(db) = &e {
             if db.is_unique_violation() {
                 return StoreError::Uniqueness("a unique attribute value is already in use".into());

@@ -229,3 +229,36 @@ async fn config_file_tenants_and_policies() {
     std::fs::write(&cfg, "bogus = 1\n").unwrap();
     assert!(scim_server::config::build(&cli).await.is_err());
 }
+
+/// Load shedding: beyond `max_in_flight` requests, `429` with `Retry-After` and a SCIM body,
+/// never a 5xx (Entra ID quarantines apps that answer 5xx).
+#[tokio::test]
+async fn overload_is_429_with_retry_after() {
+    use tokio::io::AsyncWriteExt;
+    let mut opts = Options::default();
+    opts.settings.max_in_flight = 1;
+    let s = TestServer::start_with(crate::support::Backend::Sqlite, opts)
+        .await
+        .unwrap();
+    // Hold the only slot: a request whose body has not finished arriving.
+    let addr = s
+        .base
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /scim/v2/Users HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/scim+json\r\nContent-Length: 100\r\n\r\n{{\"sch",
+        s.token
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let r = s.get("/Users").await;
+    r.assert_error(429, None);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    drop(slow);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(s.get("/Users").await.status, StatusCode::OK);
+}
