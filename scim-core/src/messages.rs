@@ -27,19 +27,29 @@ fn default_list_schemas() -> Vec<String> {
     vec![LIST_RESPONSE.to_string()]
 }
 
-fn de_opt_usize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+/// Reads an optional integer sent as a number or as a numeric string (`"10"`).
+fn de_opt_num<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum Any {
-        N(u64),
+    enum Any<T> {
+        N(T),
         S(String),
         Null,
     }
-    match Any::deserialize(d)? {
+    match Any::<T>::deserialize(d)? {
         Any::N(n) => Ok(Some(n)),
         Any::S(s) => s.trim().parse().map(Some).map_err(serde::de::Error::custom),
         Any::Null => Ok(None),
     }
+}
+
+fn de_opt_usize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    de_opt_num(d)
 }
 
 /// A page of results (RFC 7644 §3.4.2; RFC 9865 §2.2 for the cursors).
@@ -262,18 +272,7 @@ pub struct SearchRequest {
 }
 
 fn de_opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Any {
-        N(i64),
-        S(String),
-        Null,
-    }
-    match Any::deserialize(d)? {
-        Any::N(n) => Ok(Some(n)),
-        Any::S(s) => s.trim().parse().map(Some).map_err(serde::de::Error::custom),
-        Any::Null => Ok(None),
-    }
+    de_opt_num(d)
 }
 
 impl SearchRequest {

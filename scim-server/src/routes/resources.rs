@@ -114,6 +114,16 @@ fn params(raw: Option<&str>) -> HashMap<String, String> {
         .collect()
 }
 
+/// The `attributes` / `excludedAttributes` of a query string.
+fn projection(raw: Option<&str>, ctx: &Context<'_>) -> ApiResult<Projection> {
+    let ps = params(raw);
+    Ok(Projection::from_query(
+        ps.get("attributes").map(String::as_str),
+        ps.get("excludedattributes").map(String::as_str),
+        ctx,
+    )?)
+}
+
 fn is_group(ctx: &Context<'_>) -> bool {
     ctx.resource_type.name == "Group"
 }
@@ -450,12 +460,7 @@ pub async fn get_one(
 ) -> ApiResult<Response> {
     check_id(&id)?;
     let ctx = context(&state, &rt)?;
-    let ps = params(q.as_deref());
-    let proj = Projection::from_query(
-        ps.get("attributes").map(String::as_str),
-        ps.get("excludedattributes").map(String::as_str),
-        &ctx,
-    )?;
+    let proj = projection(q.as_deref(), &ctx)?;
     let stored = state
         .store()
         .get(&p.tenant, &ctx, &id, load_for(&ctx, &proj))
@@ -552,12 +557,7 @@ pub async fn create(
     let stored = state.store().create(&p.tenant, &ctx, data, members).await?;
     let base = base_url(&state, &headers);
     let full = render(&ctx, &base, &stored);
-    let ps = params(q.as_deref());
-    let proj = Projection::from_query(
-        ps.get("attributes").map(String::as_str),
-        ps.get("excludedattributes").map(String::as_str),
-        &ctx,
-    )?;
+    let proj = projection(q.as_deref(), &ctx)?;
     let location = format!("{base}{}/{}", ctx.resource_type.endpoint, stored.id);
     notify(
         &state,
@@ -593,12 +593,7 @@ pub async fn replace(
     let expected = if_match(&headers)?;
     let body = read_json(req, state.settings().max_body).await?;
     let compat = state.compat(&p.tenant);
-    let ps = params(q.as_deref());
-    let proj = Projection::from_query(
-        ps.get("attributes").map(String::as_str),
-        ps.get("excludedattributes").map(String::as_str),
-        &ctx,
-    )?;
+    let proj = projection(q.as_deref(), &ctx)?;
     let load = load_for(&ctx, &proj);
     let (existing, stored) = state
         .store()
@@ -841,12 +836,7 @@ pub async fn patch(
     let body = read_json(req, state.settings().max_body).await?;
     let compat = state.compat(&p.tenant);
     let patch = PatchOp::from_json(&body, &compat)?;
-    let ps = params(q.as_deref());
-    let proj = Projection::from_query(
-        ps.get("attributes").map(String::as_str),
-        ps.get("excludedattributes").map(String::as_str),
-        &ctx,
-    )?;
+    let proj = projection(q.as_deref(), &ctx)?;
     let minimal = headers
         .get("prefer")
         .and_then(|v| v.to_str().ok())
