@@ -7,4 +7,5 @@ mod bulk;
 mod concurrency;
 mod differential;
 mod host;
+mod replay;
 mod store_contract;
