@@ -9,13 +9,17 @@ use reqwest::header::{
 };
 use reqwest::Method;
 use scim_core::filter::{CompareOp, Filter};
-use scim_core::{AttrPath, Context, JsonMap, ListResponse, PatchOp, SearchRequest, SortOrder};
+use scim_core::{
+    AttrPath, BulkOperation, BulkOperationResponse, BulkRequest, BulkResponse, Context, JsonMap,
+    ListResponse, PatchOp, PatchOperation, SearchRequest, SortOrder,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::error::{Error, Result};
+use crate::profile::{GenericRfc, Profile};
 use crate::retry::{decide, parse_retry_after, Decision, Outcome, RetryPolicy};
 
 const SCIM_JSON: &str = "application/scim+json";
@@ -30,6 +34,79 @@ pub enum Auth {
     Bearer(String),
     /// Any header, e.g. `X-Api-Key`.
     Header(HeaderName, HeaderValue),
+    /// OAuth 2.0 client credentials (RFC 6749 §4.4); the token is cached until shortly before
+    /// it expires and fetched again after a `401`.
+    OAuth2(Arc<OAuth2>),
+}
+
+/// OAuth 2.0 client-credentials settings and the cached token.
+pub struct OAuth2 {
+    token_url: String,
+    client_id: String,
+    client_secret: String,
+    scope: Option<String>,
+    cached: Mutex<Option<(String, Instant)>>,
+}
+
+impl std::fmt::Debug for OAuth2 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuth2")
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .finish()
+    }
+}
+
+impl OAuth2 {
+    async fn token(&self, http: &reqwest::Client) -> Result<String> {
+        let mut cached = self.cached.lock().await;
+        if let Some((t, until)) = cached.as_ref() {
+            if Instant::now() < *until {
+                return Ok(t.clone());
+            }
+        }
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", &self.client_id),
+            ("client_secret", &self.client_secret),
+        ];
+        if let Some(s) = &self.scope {
+            form.push(("scope", s));
+        }
+        let body = form_params(
+            &form
+                .iter()
+                .map(|(k, v)| (*k, Some(v.to_string())))
+                .collect::<Vec<_>>(),
+        );
+        let resp = http
+            .post(&self.token_url)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .map_err(Error::Transport)?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(Error::Transport)?;
+        if !(200..300).contains(&status) {
+            return Err(Error::from_response(status, text));
+        }
+        #[derive(serde::Deserialize)]
+        struct Tok {
+            access_token: String,
+            expires_in: Option<u64>,
+        }
+        let tok: Tok = decode(&text)?;
+        // Refresh a minute early (or at half-life for short tokens).
+        let life = Duration::from_secs(tok.expires_in.unwrap_or(3600));
+        let until = Instant::now() + life.saturating_sub(Duration::from_secs(60).min(life / 2));
+        *cached = Some((tok.access_token.clone(), until));
+        Ok(tok.access_token)
+    }
+
+    async fn invalidate(&self) {
+        *self.cached.lock().await = None;
+    }
 }
 
 impl std::fmt::Debug for Auth {
@@ -39,6 +116,7 @@ impl std::fmt::Debug for Auth {
             Auth::None => f.write_str("None"),
             Auth::Bearer(_) => f.write_str("Bearer(***)"),
             Auth::Header(n, _) => write!(f, "Header({n}: ***)"),
+            Auth::OAuth2(o) => write!(f, "OAuth2({})", o.token_url),
         }
     }
 }
@@ -93,6 +171,7 @@ pub struct ClientBuilder {
     rate: Option<(f64, f64)>,
     concurrency: Option<usize>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    profile: Arc<dyn Profile>,
 }
 
 impl ClientBuilder {
@@ -100,6 +179,41 @@ impl ClientBuilder {
     pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
         self.auth = Auth::Bearer(token.into());
         self
+    }
+    /// Authenticates with OAuth 2.0 client credentials against `token_url`.
+    pub fn oauth2_client_credentials(
+        mut self,
+        token_url: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+        scope: Option<&str>,
+    ) -> Self {
+        self.auth = Auth::OAuth2(Arc::new(OAuth2 {
+            token_url: token_url.into(),
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            scope: scope.map(str::to_string),
+            cached: Mutex::new(None),
+        }));
+        self
+    }
+    /// Uses a provider profile: its rate limit (unless one is set) and required headers apply,
+    /// and member changes and bulk jobs are split to its limits.
+    pub fn profile(mut self, p: Arc<dyn Profile>) -> Result<Self> {
+        if self.rate.is_none() {
+            if let Some(r) = p.rate_per_second() {
+                self.rate = Some((r, r.max(1.0)));
+            }
+        }
+        for (n, v) in p.required_headers() {
+            if n.eq_ignore_ascii_case("user-agent") {
+                self.user_agent = v.to_string();
+            } else {
+                self = self.default_header(n, v)?;
+            }
+        }
+        self.profile = p;
+        Ok(self)
     }
     /// Authenticates with a custom header (`X-Api-Key: …`).
     pub fn header_auth(mut self, name: &str, value: &str) -> Result<Self> {
@@ -187,6 +301,7 @@ impl ClientBuilder {
                 limiter: self.rate.map(|(r, b)| RateLimiter::new(r, b)),
                 concurrency: self.concurrency.map(|n| Semaphore::new(n)),
                 headers: self.headers,
+                profile: self.profile,
             }),
         })
     }
@@ -201,6 +316,7 @@ struct Inner {
     limiter: Option<RateLimiter>,
     concurrency: Option<Semaphore>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    profile: Arc<dyn Profile>,
 }
 
 /// A SCIM 2.0 client. Cheap to clone; share one per target.
@@ -358,7 +474,13 @@ impl Client {
             rate: None,
             concurrency: None,
             headers: Vec::new(),
+            profile: Arc::new(GenericRfc),
         }
+    }
+
+    /// The provider profile in use.
+    pub fn profile(&self) -> &dyn Profile {
+        &*self.inner.profile
     }
 
     /// The base URL.
@@ -380,6 +502,7 @@ impl Client {
         let url = format!("{}{}", self.inner.base, path_and_query);
         let payload = body.map(|b| b.to_string());
         let mut attempt = 0u32;
+        let mut reauthenticated = false;
         loop {
             attempt += 1;
             if let Some(l) = &self.inner.limiter {
@@ -402,6 +525,7 @@ impl Client {
                 Auth::None => rb,
                 Auth::Bearer(t) => rb.bearer_auth(t),
                 Auth::Header(n, v) => rb.header(n.clone(), v.clone()),
+                Auth::OAuth2(o) => rb.bearer_auth(o.token(&self.inner.http).await?),
             };
             for (n, v) in self.inner.headers.iter().chain(extra) {
                 rb = rb.header(n.clone(), v.clone());
@@ -439,6 +563,15 @@ impl Client {
                             headers,
                             body: text,
                         });
+                    }
+                    // An expired OAuth token: fetch a new one and try once more.
+                    if let (401, Auth::OAuth2(o), false) =
+                        (status, &self.inner.auth, reauthenticated)
+                    {
+                        o.invalidate().await;
+                        reauthenticated = true;
+                        attempt -= 1;
+                        continue;
                     }
                     let ra = headers
                         .get(RETRY_AFTER)
@@ -747,10 +880,101 @@ impl Client {
         })
     }
 
-    /// `GET /ServiceProviderConfig` (RFC 7644 §4).
-    pub async fn service_provider_config(&self) -> Result<Value> {
-        self.json(Method::GET, "/ServiceProviderConfig", None, &[], true)
+    /// Adds members to a group, in as many PATCH requests as the profile's limit needs.
+    pub async fn add_members(&self, group_id: &str, member_ids: &[String]) -> Result<()> {
+        let n = self.inner.profile.max_members_added_per_patch().max(1);
+        for chunk in member_ids.chunks(n) {
+            let values: Vec<Value> = chunk
+                .iter()
+                .map(|id| serde_json::json!({"value": id}))
+                .collect();
+            let op = PatchOperation::add(Some("members"), Value::Array(values));
+            self.patch("Groups", group_id, &PatchOp::new(vec![op]), None)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Removes members from a group (`members[value eq "a" or value eq "b"]`), in as many
+    /// PATCH requests as the profile's limit needs.
+    pub async fn remove_members(&self, group_id: &str, member_ids: &[String]) -> Result<()> {
+        let n = self.inner.profile.max_members_removed_per_patch().max(1);
+        for chunk in member_ids.chunks(n) {
+            let filter = chunk
+                .iter()
+                .map(|id| Filter::compare(AttrPath::new("value"), CompareOp::Eq, id.as_str()))
+                .reduce(Filter::or)
+                .expect("chunks are not empty");
+            let path = scim_core::PatchPath {
+                attr: AttrPath::new("members"),
+                filter: Some(filter),
+            };
+            let op = PatchOperation::remove(&path.to_string());
+            self.patch("Groups", group_id, &PatchOp::new(vec![op]), None)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Deprovisions a user the safe way: `active: false` (the account and its data stay), or
+    /// DELETE where the profile says DELETE only deactivates.
+    pub async fn deactivate_user(&self, id: &str) -> Result<()> {
+        if self.inner.profile.delete_deactivates() {
+            return self.delete("Users", id).await;
+        }
+        let op = PatchOperation::replace(Some("active"), Value::Bool(false));
+        self.patch("Users", id, &PatchOp::new(vec![op]), None)
             .await
+            .map(|_| ())
+    }
+
+    /// Runs bulk operations (RFC 7644 §3.7), split into requests of the target's
+    /// `maxOperations`; returns every operation's result in order. Fails with
+    /// [`Error::Invalid`] when the profile has no bulk support (or, for POST-only targets such
+    /// as Entra ID's `/bulkUpload`, for other methods). A `202 Accepted` answer (asynchronous
+    /// processing) contributes no results.
+    pub async fn bulk(
+        &self,
+        ops: Vec<BulkOperation>,
+        fail_on_errors: Option<u32>,
+    ) -> Result<Vec<BulkOperationResponse>> {
+        let Some(b) = self.inner.profile.bulk() else {
+            return Err(Error::Invalid(format!(
+                "the {} profile has no bulk endpoint",
+                self.inner.profile.name()
+            )));
+        };
+        if b.post_only && ops.iter().any(|o| !o.method.eq_ignore_ascii_case("POST")) {
+            return Err(Error::Invalid(format!(
+                "{} accepts only POST bulk operations",
+                b.path
+            )));
+        }
+        let mut out = Vec::with_capacity(ops.len());
+        for chunk in ops.chunks(b.max_operations.max(1)) {
+            let mut req = BulkRequest::new(chunk.to_vec());
+            req.fail_on_errors = fail_on_errors;
+            let body = serde_json::to_value(&req).map_err(|e| Error::Invalid(e.to_string()))?;
+            let r = self
+                .send(Method::POST, &b.path, Some(&body), &[], false)
+                .await?;
+            if r.status == 202 || r.body.trim().is_empty() {
+                continue;
+            }
+            let resp: BulkResponse = decode(&r.body)?;
+            out.extend(resp.operations);
+        }
+        Ok(out)
+    }
+
+    /// `GET /ServiceProviderConfig` (RFC 7644 §4), at the path the profile names.
+    pub async fn service_provider_config(&self) -> Result<Value> {
+        let path = self
+            .inner
+            .profile
+            .service_provider_config_path()
+            .to_string();
+        self.json(Method::GET, &path, None, &[], true).await
     }
     /// `GET /ResourceTypes`.
     pub async fn resource_types(&self) -> Result<ListResponse<Value>> {

@@ -246,3 +246,82 @@ async fn decode_errors_name_the_json_path_and_rate_limit_spaces_requests() {
     );
     h.abort();
 }
+
+#[tokio::test]
+async fn oauth2_tokens_are_cached_and_refreshed_after_401() {
+    let tokens = Hits::default();
+    let app = Router::new()
+        .route(
+            "/token",
+            axum::routing::post(|State(h): State<Hits>, body: String| async move {
+                assert!(body.contains("grant_type=client_credentials") && body.contains("client_id=cid"));
+                let n = h.0.fetch_add(1, Ordering::SeqCst);
+                axum::Json(json!({"access_token": format!("t{n}"), "token_type": "Bearer", "expires_in": 3600}))
+            }),
+        )
+        .route(
+            "/Users/1",
+            get(|headers: HeaderMap| async move {
+                // The first token is "revoked" on the server side.
+                match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+                    Some("Bearer t1") => axum::Json(json!({"id": "1"})).into_response(),
+                    _ => (StatusCode::UNAUTHORIZED, "expired").into_response(),
+                }
+            }),
+        )
+        .with_state(tokens.clone());
+    let (base, h) = serve(app).await;
+    let c = Client::builder(&base)
+        .oauth2_client_credentials(format!("{base}/token"), "cid", "secret", Some("scim"))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let v: Value = c.get("Users", "1").await.unwrap();
+        assert_eq!(v["id"], "1");
+    }
+    assert_eq!(
+        tokens.0.load(Ordering::SeqCst),
+        2,
+        "one token, refreshed once after the 401, then cached"
+    );
+    h.abort();
+}
+
+#[tokio::test]
+async fn profiles_split_member_changes() {
+    let patches = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let p2 = patches.clone();
+    let app = Router::new().route(
+        "/Groups/g",
+        axum::routing::patch(move |body: axum::Json<Value>| {
+            let p = p2.clone();
+            async move {
+                p.lock().unwrap().push(body.0);
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let (base, h) = serve(app).await;
+    let c = Client::builder(&base)
+        .profile(Arc::new(scim_client::profile::EntraId))
+        .unwrap()
+        .build()
+        .unwrap();
+    let ids: Vec<String> = (0..45).map(|i| format!("u{i}")).collect();
+    c.add_members("g", &ids).await.unwrap();
+    c.remove_members("g", &ids[..3]).await.unwrap();
+    let got = patches.lock().unwrap().clone();
+    assert_eq!(
+        got.len(),
+        3 + 3,
+        "45 adds in chunks of 20, 3 removals one by one"
+    );
+    assert_eq!(
+        got[0]["Operations"][0]["value"].as_array().unwrap().len(),
+        20
+    );
+    assert_eq!(got[3]["Operations"][0]["path"], "members[value eq \"u0\"]");
+    let bulk = c.bulk(vec![], None).await.unwrap_err();
+    assert!(matches!(bulk, Error::Invalid(_)));
+    h.abort();
+}

@@ -135,3 +135,43 @@ async fn crud_list_search_patch_and_discovery() {
     assert_eq!(e.status(), Some(401));
     h.abort();
 }
+
+/// Bulk jobs are split into requests of the profile's `maxOperations`.
+#[derive(Debug)]
+struct TinyBulk;
+impl scim_client::Profile for TinyBulk {
+    fn bulk(&self) -> Option<scim_client::profile::BulkSupport> {
+        scim_client::profile::GenericRfc.bulk().map(|mut b| {
+            b.max_operations = 2;
+            b
+        })
+    }
+}
+
+#[tokio::test]
+async fn bulk_is_chunked_and_deactivation_is_soft() {
+    let (base, h) = server().await;
+    let c = Client::builder(&base)
+        .bearer_token("tok")
+        .profile(Arc::new(TinyBulk))
+        .unwrap()
+        .build()
+        .unwrap();
+    let ops: Vec<scim_core::BulkOperation> = (0..5)
+        .map(|i| {
+            serde_json::from_value(json!({"method": "POST", "path": "/Users", "bulkId": format!("b{i}"),
+                "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("bulk{i}")}}))
+            .unwrap()
+        })
+        .collect();
+    let results = c.bulk(ops, None).await.unwrap();
+    assert_eq!(results.len(), 5);
+    assert!(results.iter().all(|r| r.status == 201));
+    let page = c.list::<User>("Users", &ListQuery::new()).await.unwrap();
+    assert_eq!(page.total_results, 5);
+    let id = page.resources[0].id.clone().unwrap();
+    c.deactivate_user(&id).await.unwrap();
+    let u: User = c.get("Users", &id).await.unwrap();
+    assert_eq!(u.active, Some(false));
+    h.abort();
+}
