@@ -302,6 +302,7 @@ impl ClientBuilder {
                 concurrency: self.concurrency.map(|n| Semaphore::new(n)),
                 headers: self.headers,
                 profile: self.profile,
+                capabilities: Mutex::new(None),
             }),
         })
     }
@@ -317,12 +318,70 @@ struct Inner {
     concurrency: Option<Semaphore>,
     headers: Vec<(HeaderName, HeaderValue)>,
     profile: Arc<dyn Profile>,
+    capabilities: Mutex<Option<Capabilities>>,
 }
 
 /// A SCIM 2.0 client. Cheap to clone; share one per target.
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+}
+
+/// What a service says it supports (`/ServiceProviderConfig`, RFC 7643 §5; RFC 9865 §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// PATCH is supported.
+    pub patch: bool,
+    /// Bulk is supported, with this many operations per request.
+    pub bulk_max_operations: Option<usize>,
+    /// Filtering is supported.
+    pub filter: bool,
+    /// Largest page (`filter.maxResults`).
+    pub max_results: Option<u64>,
+    /// Sorting is supported.
+    pub sort: bool,
+    /// ETags are supported (writes then carry `If-Match`).
+    pub etag: bool,
+    /// RFC 9865 cursor paging is supported.
+    pub cursor: bool,
+}
+
+impl Capabilities {
+    /// Reads a ServiceProviderConfig document; absent features count as unsupported.
+    pub fn from_service_provider_config(v: &Value) -> Capabilities {
+        let get = |k: &str| -> Option<&Value> {
+            v.as_object()
+                .and_then(|o| scim_core::resource::get_ci(o, k))
+        };
+        let supported = |k: &str| {
+            get(k)
+                .and_then(|x| x.get("supported"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        Capabilities {
+            patch: supported("patch"),
+            bulk_max_operations: supported("bulk")
+                .then(|| {
+                    get("bulk")
+                        .and_then(|b| b.get("maxOperations"))
+                        .and_then(Value::as_u64)
+                        .map(|n| n as usize)
+                })
+                .flatten(),
+            filter: supported("filter"),
+            max_results: get("filter")
+                .and_then(|f| f.get("maxResults"))
+                .and_then(Value::as_u64),
+            sort: supported("sort"),
+            etag: supported("etag"),
+            cursor: get("pagination")
+                .and_then(|p| p.get("cursor"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        }
+    }
 }
 
 /// A raw response.
@@ -809,6 +868,17 @@ impl Client {
             done: bool,
             cursors: std::collections::HashSet<String>,
         }
+        // Page size and style from the profile when the caller did not choose.
+        let mut q = q;
+        if q.count.is_none() {
+            q.count = Some(self.inner.profile.max_page_size());
+        }
+        if q.cursor.is_none()
+            && q.start_index.is_none()
+            && self.inner.profile.paging() == crate::profile::Paging::Cursor
+        {
+            q.cursor = Some(String::new());
+        }
         let start = St::<T> {
             client: self.clone(),
             endpoint: endpoint.to_string(),
@@ -878,6 +948,60 @@ impl Client {
                 }
             }
         })
+    }
+
+    /// The service's capabilities, read once from `/ServiceProviderConfig` and cached.
+    pub async fn discover(&self) -> Result<Capabilities> {
+        if let Some(c) = self.inner.capabilities.lock().await.clone() {
+            return Ok(c);
+        }
+        let caps =
+            Capabilities::from_service_provider_config(&self.service_provider_config().await?);
+        *self.inner.capabilities.lock().await = Some(caps.clone());
+        Ok(caps)
+    }
+
+    /// Updates a resource from its last known state `from` to `to`, the way the service
+    /// supports best: a minimal PATCH when it supports PATCH (and the profile prefers it), else
+    /// a PUT of `to`; with `If-Match` from `from`'s `meta.version` when it supports ETags.
+    /// Returns the resource when the service sends it back; `None` when nothing changed.
+    pub async fn update(
+        &self,
+        ctx: &Context<'_>,
+        id: &str,
+        from: &JsonMap,
+        to: &JsonMap,
+    ) -> Result<Option<Value>> {
+        let caps = self.discover().await?;
+        let version = caps
+            .etag
+            .then(|| {
+                from.get("meta")
+                    .and_then(|m| m.get("version"))
+                    .and_then(Value::as_str)
+            })
+            .flatten();
+        if caps.patch && self.inner.profile.prefers_patch() {
+            let ops = scim_core::diff(from, to, ctx);
+            if ops.is_empty() {
+                return Ok(None);
+            }
+            return self
+                .patch(&ctx.resource_type.endpoint, id, &PatchOp::new(ops), version)
+                .await;
+        }
+        if scim_core::diff(from, to, ctx).is_empty() {
+            return Ok(None);
+        }
+        let v: Value = self
+            .replace(
+                &ctx.resource_type.endpoint,
+                id,
+                &Value::Object(to.clone()),
+                version,
+            )
+            .await?;
+        Ok(Some(v))
     }
 
     /// Adds members to a group, in as many PATCH requests as the profile's limit needs.

@@ -31,7 +31,7 @@ pub mod error;
 pub mod profile;
 pub mod retry;
 
-pub use client::{Auth, Client, ClientBuilder, ListQuery, OAuth2, RawResponse};
+pub use client::{Auth, Capabilities, Client, ClientBuilder, ListQuery, OAuth2, RawResponse};
 pub use error::{Error, Result};
 pub use profile::Profile;
 pub use retry::RetryPolicy;

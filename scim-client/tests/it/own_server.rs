@@ -175,3 +175,36 @@ async fn bulk_is_chunked_and_deactivation_is_soft() {
     assert_eq!(u.active, Some(false));
     h.abort();
 }
+
+/// Discovery decides PATCH vs PUT and If-Match; a stale `from` is refused with 412.
+#[tokio::test]
+async fn update_uses_discovery_and_etags() {
+    let (base, h) = server().await;
+    let c = Client::builder(&base).bearer_token("tok").build().unwrap();
+    let caps = c.discover().await.unwrap();
+    assert!(caps.patch && caps.etag && caps.sort && caps.filter && caps.cursor);
+    assert_eq!(caps.bulk_max_operations, Some(1000));
+    let u: Value = c
+        .create(
+            "Users",
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "d"}),
+        )
+        .await
+        .unwrap();
+    let id = u["id"].as_str().unwrap().to_string();
+    let from = u.as_object().unwrap().clone();
+    let mut to = from.clone();
+    to.insert("title".into(), json!("CTO"));
+    let ctx = Context::user();
+    let after = c.update(&ctx, &id, &from, &to).await.unwrap().unwrap();
+    assert_eq!(after["title"], "CTO");
+    assert!(c.update(&ctx, &id, &to, &to).await.unwrap().is_none());
+    // `from` is now stale: its version no longer matches.
+    let mut to2 = from.clone();
+    to2.insert("title".into(), json!("CEO"));
+    assert_eq!(
+        c.update(&ctx, &id, &from, &to2).await.unwrap_err().status(),
+        Some(412)
+    );
+    h.abort();
+}
