@@ -1,20 +1,58 @@
 //! # scim-client
 //!
 //! A typed async SCIM 2.0 client (RFC 7643, RFC 7644, RFC 9865) for services that implement
-//! SCIM imperfectly: it retries throttling (`429`/`503` with `Retry-After`, and `500`s whose body
-//! says "rate limit") with exponential backoff and jitter, limits its own rate and
-//! concurrency, never blindly repeats a POST, follows index or cursor pages as a `Stream` with a
-//! guard against pages that never advance, and keeps the service's error body whatever its
-//! format.
+//! SCIM imperfectly.
+//!
+//! ## Connecting
+//!
+//! [`Client::builder`] takes the service's base URL and one of: a static bearer token, OAuth 2.0
+//! client credentials (token cached, refreshed after a `401`), or any custom header. Timeouts,
+//! the `User-Agent`, extra headers and a ready `reqwest::Client` can be set too.
+//!
+//! ## Resilience
+//!
+//! - Retries are decided by [`retry::decide`], a pure function of (outcome, `Retry-After`,
+//!   attempt, idempotency): `429` and `503` wait for `Retry-After`; other 5xx and transport
+//!   failures are retried with exponential backoff and jitter for idempotent requests; a
+//!   `500` whose body says "rate limit" counts as throttling.
+//! - A POST is never blindly repeated: after a timeout the client looks the resource up
+//!   (`externalId`, `userName`, group `displayName`) before creating it again.
+//! - [`ClientBuilder::rate_limit`] / [`ClientBuilder::rate_limit_per_minute`] and
+//!   [`ClientBuilder::max_concurrency`] keep the client under a target's limits.
+//!
+//! ## Operations
+//!
+//! `create`, `get`, `replace` (with `If-Match`), `patch` (build one with
+//! [`scim_core::PatchOp::builder`]), `patch_diff` / `update` (send only what changed; `update`
+//! asks `/ServiceProviderConfig` whether to PATCH or PUT and whether to send `If-Match`),
+//! `delete`, `list`, `search` (POST `/.search`), `list_all` (a `Stream` over index or RFC 9865
+//! cursor pages that stops with [`Error::Pagination`] when a page does not advance), `bulk`
+//! (split into the target's `maxOperations`), `add_members` / `remove_members` (split to the
+//! target's per-PATCH limits), `deactivate_user` (soft deprovisioning), and discovery.
+//! Filters are built with [`scim_core::Filter`], which escapes values.
+//!
+//! ## Targets
+//!
+//! [`profile`] describes what a target supports: [`profile::GenericRfc`] (the default),
+//! [`profile::EntraId`], [`profile::EntraBulkUpload`], [`profile::Okta`],
+//! [`profile::AwsIdentityCenter`], [`profile::Slack`], [`profile::GitHubEmu`], or your own
+//! implementation of [`Profile`].
+//!
+//! ## Errors
+//!
+//! [`Error`] keeps the HTTP status, the `scimType`, and the raw body even when it is not SCIM;
+//! decoding errors name the JSON path (`Resources[3].emails[0].primary`).
 //!
 //! ```no_run
+//! use std::sync::Arc;
 //! use futures::TryStreamExt;
-//! use scim_client::{Client, ListQuery};
+//! use scim_client::{profile, Client, ListQuery};
 //! use scim_core::{Filter, User};
 //!
 //! # async fn run() -> Result<(), scim_client::Error> {
 //! let client = Client::builder("https://example.com/scim/v2")
 //!     .bearer_token("token")
+//!     .profile(Arc::new(profile::Okta))?
 //!     .rate_limit(10.0, 20)
 //!     .build()?;
 //! let alice: User = client.create("Users", &User::new("alice@example.com")).await?;
@@ -23,8 +61,11 @@
 //!     .try_collect()
 //!     .await?;
 //! assert_eq!(found[0].id, alice.id);
+//! client.deactivate_user(alice.id.as_deref().unwrap_or_default()).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! A runnable example against the project's own server: `scim-client/examples/provision.rs`.
 
 mod client;
 pub mod error;

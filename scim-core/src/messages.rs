@@ -408,6 +408,43 @@ impl PatchOp {
         }
     }
 
+    /// An empty PatchOp, to build with [`PatchOp::add`], [`PatchOp::replace`] and
+    /// [`PatchOp::remove`]:
+    ///
+    /// ```
+    /// use scim_core::PatchOp;
+    /// use serde_json::json;
+    /// let p = PatchOp::builder()
+    ///     .replace("active", json!(false))
+    ///     .add("emails[type eq \"work\"].value", json!("a@example.com"))
+    ///     .remove("members[value eq \"u1\"]");
+    /// assert_eq!(p.operations.len(), 3);
+    /// ```
+    pub fn builder() -> Self {
+        PatchOp::new(Vec::new())
+    }
+    /// Builder: an `add` at `path`.
+    pub fn add(mut self, path: &str, value: Value) -> Self {
+        self.operations.push(PatchOperation::add(Some(path), value));
+        self
+    }
+    /// Builder: a `replace` at `path`.
+    pub fn replace(mut self, path: &str, value: Value) -> Self {
+        self.operations
+            .push(PatchOperation::replace(Some(path), value));
+        self
+    }
+    /// Builder: a path-less `replace` of several attributes.
+    pub fn replace_attributes(mut self, value: Value) -> Self {
+        self.operations.push(PatchOperation::replace(None, value));
+        self
+    }
+    /// Builder: a `remove` at `path`.
+    pub fn remove(mut self, path: &str) -> Self {
+        self.operations.push(PatchOperation::remove(path));
+        self
+    }
+
     /// Reads a PatchOp body, checking its shape; every problem is a `400` naming the operation.
     pub fn from_json(v: &Value, compat: &Compat) -> ScimResult<PatchOp> {
         let obj = v.as_object().ok_or_else(|| {
