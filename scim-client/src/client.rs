@@ -384,6 +384,29 @@ impl Capabilities {
     }
 }
 
+/// The result of [`Client::patch_diff`] and [`Client::update`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Update {
+    /// `from` and `to` were equal: no request was sent.
+    Unchanged,
+    /// The change was sent; the service answered with the resource, or with `204 No Content`.
+    Applied(Option<Value>),
+}
+
+impl Update {
+    /// True when nothing was sent.
+    pub fn is_unchanged(&self) -> bool {
+        matches!(self, Update::Unchanged)
+    }
+    /// The resource the service sent back, if any.
+    pub fn into_resource(self) -> Option<Value> {
+        match self {
+            Update::Applied(v) => v,
+            Update::Unchanged => None,
+        }
+    }
+}
+
 /// A raw response.
 #[derive(Debug, Clone)]
 pub struct RawResponse {
@@ -787,21 +810,22 @@ impl Client {
         decode(&r.body).map(Some)
     }
 
-    /// Sends the operations that turn `from` into `to` (a schema-aware diff); does nothing and
-    /// returns `None` when they are equal.
+    /// Sends the operations that turn `from` into `to` (a schema-aware diff); sends nothing
+    /// and returns [`Update::Unchanged`] when they are equal.
     pub async fn patch_diff(
         &self,
         ctx: &Context<'_>,
         id: &str,
         from: &JsonMap,
         to: &JsonMap,
-    ) -> Result<Option<Value>> {
+    ) -> Result<Update> {
         let ops = scim_core::diff(from, to, ctx);
         if ops.is_empty() {
-            return Ok(None);
+            return Ok(Update::Unchanged);
         }
         self.patch(&ctx.resource_type.endpoint, id, &PatchOp::new(ops), None)
             .await
+            .map(Update::Applied)
     }
 
     /// `DELETE /{endpoint}/{id}` (RFC 7644 §3.6).
@@ -964,14 +988,14 @@ impl Client {
     /// Updates a resource from its last known state `from` to `to`, the way the service
     /// supports best: a minimal PATCH when it supports PATCH (and the profile prefers it), else
     /// a PUT of `to`; with `If-Match` from `from`'s `meta.version` when it supports ETags.
-    /// Returns the resource when the service sends it back; `None` when nothing changed.
+    /// Returns [`Update::Unchanged`] without a request when nothing changed.
     pub async fn update(
         &self,
         ctx: &Context<'_>,
         id: &str,
         from: &JsonMap,
         to: &JsonMap,
-    ) -> Result<Option<Value>> {
+    ) -> Result<Update> {
         let caps = self.discover().await?;
         let version = caps
             .etag
@@ -984,14 +1008,15 @@ impl Client {
         if caps.patch && self.inner.profile.prefers_patch() {
             let ops = scim_core::diff(from, to, ctx);
             if ops.is_empty() {
-                return Ok(None);
+                return Ok(Update::Unchanged);
             }
             return self
                 .patch(&ctx.resource_type.endpoint, id, &PatchOp::new(ops), version)
-                .await;
+                .await
+                .map(Update::Applied);
         }
         if scim_core::diff(from, to, ctx).is_empty() {
-            return Ok(None);
+            return Ok(Update::Unchanged);
         }
         let v: Value = self
             .replace(
@@ -1001,7 +1026,7 @@ impl Client {
                 version,
             )
             .await?;
-        Ok(Some(v))
+        Ok(Update::Applied(Some(v)))
     }
 
     /// Adds members to a group, in as many PATCH requests as the profile's limit needs.

@@ -72,7 +72,9 @@ pub mod error;
 pub mod profile;
 pub mod retry;
 
-pub use client::{Auth, Capabilities, Client, ClientBuilder, ListQuery, OAuth2, RawResponse};
+pub use client::{
+    Auth, Capabilities, Client, ClientBuilder, ListQuery, OAuth2, RawResponse, Update,
+};
 pub use error::{Error, Result};
 pub use profile::Profile;
 pub use retry::RetryPolicy;

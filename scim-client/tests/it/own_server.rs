@@ -55,9 +55,18 @@ async fn crud_list_search_patch_and_discovery() {
     let from = after.as_object().unwrap().clone();
     let mut to = from.clone();
     to.insert("nickName".into(), json!("Al"));
-    let after = c.patch_diff(&ctx, &id, &from, &to).await.unwrap().unwrap();
+    let after = c
+        .patch_diff(&ctx, &id, &from, &to)
+        .await
+        .unwrap()
+        .into_resource()
+        .unwrap();
     assert_eq!(after["nickName"], "Al");
-    assert!(c.patch_diff(&ctx, &id, &to, &to).await.unwrap().is_none());
+    assert!(c
+        .patch_diff(&ctx, &id, &to, &to)
+        .await
+        .unwrap()
+        .is_unchanged());
     // Many users, listed with a filter escaped by the filter builder, index and cursor paging.
     for i in 0..25 {
         c.create::<User>("Users", &User::new(format!("u{i:02}\"quoted\"")))
@@ -196,9 +205,14 @@ async fn update_uses_discovery_and_etags() {
     let mut to = from.clone();
     to.insert("title".into(), json!("CTO"));
     let ctx = Context::user();
-    let after = c.update(&ctx, &id, &from, &to).await.unwrap().unwrap();
+    let after = c
+        .update(&ctx, &id, &from, &to)
+        .await
+        .unwrap()
+        .into_resource()
+        .unwrap();
     assert_eq!(after["title"], "CTO");
-    assert!(c.update(&ctx, &id, &to, &to).await.unwrap().is_none());
+    assert!(c.update(&ctx, &id, &to, &to).await.unwrap().is_unchanged());
     // `from` is now stale: its version no longer matches.
     let mut to2 = from.clone();
     to2.insert("title".into(), json!("CEO"));
