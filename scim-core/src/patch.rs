@@ -363,9 +363,6 @@ impl Engine<'_, '_> {
             (_, v) => v,
         };
 
-        let current = crate::resource::container(work, r)
-            .and_then(|c| get_ci(c, name))
-            .cloned();
         // Sending what a readOnly or immutable attribute already holds is not a modification
         // (Okta repeats `id`). Other attributes are simply applied: a case change is a change.
         if kind != PatchOpKind::Remove
@@ -376,7 +373,8 @@ impl Engine<'_, '_> {
                 Mutability::ReadOnly | Mutability::Immutable
             )
         {
-            if let (Some(cur), Some(v)) = (&current, value) {
+            let current = crate::resource::container(work, r).and_then(|c| get_ci(c, name));
+            if let (Some(cur), Some(v)) = (current, value) {
                 if let Ok(coerced) = self.coerce(v, attr, attr.multi_valued) {
                     if values_equal(cur, &coerced, Some(attr)) {
                         return Ok(());
@@ -387,8 +385,7 @@ impl Engine<'_, '_> {
         if attr.mutability == Mutability::ReadOnly {
             return Err(ScimError::mutability(format!("{name} is readOnly")));
         }
-        let sub_immutable = r.sub.is_some_and(|s| s.mutability == Mutability::ReadOnly);
-        if sub_immutable {
+        if r.sub.is_some_and(|s| s.mutability == Mutability::ReadOnly) {
             return Err(ScimError::mutability(format!(
                 "{name}.{} is readOnly",
                 r.sub.map(|s| s.name.as_str()).unwrap_or("")

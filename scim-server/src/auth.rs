@@ -37,8 +37,11 @@ pub trait Authenticator: Send + Sync + 'static {
 
 /// Hex SHA-256 of a token, as stored.
 pub fn hash_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A new random token (256 bits, URL-safe base64).
@@ -85,8 +88,7 @@ impl Authenticator for TokenAuthenticator {
             });
         }
         let store = self.store.as_ref()?;
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        match store.token_tenant(&hex).await {
+        match store.token_tenant(&hex(&digest)).await {
             Ok(Some(tenant)) => Some(Principal {
                 tenant,
                 subject: None,

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use clap::Parser;
@@ -350,6 +350,5 @@ async fn scim_error_bodies(resp: Response) -> Response {
             out.headers_mut().insert(k.clone(), v.clone());
         }
     }
-    let _ = HeaderValue::from_static(SCIM_JSON);
     out
 }

@@ -34,47 +34,27 @@ fn check_id(id: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// Server-side filter rules on top of `Filter::check`: literals with U+0000 (which match
-/// nothing stored and upset SQL drivers) and attributes that are never returned (`password`):
-/// comparing them would let a client guess a secret one character at a time.
-fn check_filter_server(f: &Filter, ctx: &Context<'_>) -> ApiResult<()> {
-    let mut err = None;
-    f.visit_terms(&mut |parent, t| {
-        let path = match t {
-            Filter::Compare { path, value, .. } => {
-                if let CompValue::String(s) = value {
-                    if s.contains('\0') {
-                        err = Some(ScimError::invalid_filter(
-                            "NUL characters are not allowed in filter values",
-                        ));
-                    }
-                }
-                path
-            }
-            Filter::Present(path) => path,
-            _ => return,
-        };
-        let full = match parent {
-            Some(p) => AttrPath {
-                urn: p.urn.clone(),
-                name: p.name.clone(),
-                sub: Some(path.name.clone()),
-            },
-            None => path.clone(),
-        };
-        if let Some(r) = ctx
-            .resolve_attr(&full)
-            .or_else(|| ctx.resolve_attr(&full.parent()))
+/// Checks a filter against the schema (`Filter::check`, which also refuses never-returned
+/// attributes such as `password`) and refuses literals with U+0000, which match nothing stored
+/// and upset SQL drivers.
+fn check_filter(f: &Filter, ctx: &Context<'_>) -> ApiResult<()> {
+    f.check(ctx)?;
+    let mut nul = false;
+    f.visit_terms(&mut |_, t| {
+        if let Filter::Compare {
+            value: CompValue::String(s),
+            ..
+        } = t
         {
-            if r.attr.returned == Returned::Never || r.def().returned == Returned::Never {
-                err = Some(ScimError::invalid_filter(format!(
-                    "{} cannot be used in a filter",
-                    r.attr.name
-                )));
-            }
+            nul |= s.contains('\0');
         }
     });
-    err.map_or(Ok(()), |e| Err(e.into()))
+    if nul {
+        return Err(
+            ScimError::invalid_filter("NUL characters are not allowed in filter values").into(),
+        );
+    }
+    Ok(())
 }
 
 /// Stores passwords as Argon2id hashes (RFC 7643 §4.1.1: "SHOULD be hashed"); a value that is
@@ -277,7 +257,7 @@ pub async fn search_root(
     let filter = sr.filter.as_deref().map(Filter::parse).transpose()?;
     if let Some(f) = &filter {
         for rt in state.registry().resource_types() {
-            check_filter_server(
+            check_filter(
                 f,
                 &Context {
                     registry: state.registry(),
@@ -330,8 +310,7 @@ async fn run_search(
     let filter = match sr.filter.as_deref() {
         Some(f) if !f.trim().is_empty() => {
             let f = Filter::parse(f)?;
-            f.check(ctx)?;
-            check_filter_server(&f, ctx)?;
+            check_filter(&f, ctx)?;
             Some(f)
         }
         _ => None,

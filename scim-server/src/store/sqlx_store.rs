@@ -184,6 +184,11 @@ impl SqlStore {
         let is_group = ctx.resource_type.name == "Group";
         let is_user = ctx.resource_type.name == "User";
         for chunk in items.chunks_mut(CHUNK) {
+            let index: std::collections::HashMap<String, usize> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.id.clone(), i))
+                .collect();
             if load.members && is_group {
                 let mut p = self.p();
                 let t = p.text(tenant);
@@ -201,12 +206,15 @@ impl SqlStore {
                 }
                 for row in rows {
                     let gid: String = row.try_get("group_id")?;
-                    if let Some(r) = chunk.iter_mut().find(|r| r.id == gid) {
-                        r.members.get_or_insert_with(Vec::new).push(MemberRow {
-                            value: row.try_get("member_id")?,
-                            kind: row.try_get::<Option<String>, _>("member_type")?,
-                            display: row.try_get::<Option<String>, _>("display")?,
-                        });
+                    if let Some(&i) = index.get(&gid) {
+                        chunk[i]
+                            .members
+                            .get_or_insert_with(Vec::new)
+                            .push(MemberRow {
+                                value: row.try_get("member_id")?,
+                                kind: row.try_get::<Option<String>, _>("member_type")?,
+                                display: row.try_get::<Option<String>, _>("display")?,
+                            });
                     }
                 }
             }
@@ -228,8 +236,8 @@ impl SqlStore {
                 }
                 for row in rows {
                     let uid: String = row.try_get("member_id")?;
-                    if let Some(r) = chunk.iter_mut().find(|r| r.id == uid) {
-                        r.groups.get_or_insert_with(Vec::new).push(GroupRef {
+                    if let Some(&i) = index.get(&uid) {
+                        chunk[i].groups.get_or_insert_with(Vec::new).push(GroupRef {
                             value: row.try_get("group_id")?,
                             display: row.try_get::<Option<String>, _>("display_name")?,
                         });
@@ -260,6 +268,13 @@ impl SqlStore {
             let rows = bind_all(sqlx::query(&sql), &p.values)
                 .fetch_all(&mut **tx)
                 .await?;
+            let mut kinds = std::collections::HashMap::with_capacity(rows.len());
+            for row in &rows {
+                kinds.insert(
+                    row.try_get::<String, _>("id")?,
+                    row.try_get::<String, _>("resource_type")?,
+                );
+            }
             for m in chunk.iter_mut() {
                 if m.value == group_id {
                     return Err(StoreError::Invalid(ScimError::invalid_value(format!(
@@ -267,11 +282,8 @@ impl SqlStore {
                         m.value
                     ))));
                 }
-                let found = rows
-                    .iter()
-                    .find(|r| r.try_get::<String, _>("id").ok().as_deref() == Some(&m.value));
-                match found {
-                    Some(row) => m.kind = Some(row.try_get("resource_type")?),
+                match kinds.get(&m.value) {
+                    Some(kind) => m.kind = Some(kind.clone()),
                     None => {
                         return Err(StoreError::Invalid(ScimError::invalid_value(format!(
                             "member {:?} does not exist",
