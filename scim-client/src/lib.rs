@@ -70,6 +70,7 @@
 mod client;
 pub mod error;
 pub mod profile;
+pub mod provision;
 pub mod retry;
 
 pub use client::{

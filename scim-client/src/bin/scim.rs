@@ -1,0 +1,3 @@
+//! The `scim` command (work in progress).
+
+fn main() {}
