@@ -111,7 +111,15 @@ pub struct Translator<'a, 'c> {
     /// The parameters bound so far.
     pub params: Params,
     aliases: usize,
+    /// The tenant, when known: lets indexed comparisons seek `scim_index` (see
+    /// [`super::index`]) instead of reading each resource's JSON.
+    tenant: Option<String>,
 }
+
+/// Deepest nesting of `and`/`or` groups, `not` and value filters translated. Chains of one
+/// operator are flattened, so a filter that scim-core's parser accepts (at most
+/// [`scim_core::filter::MAX_DEPTH`] nested groups) never reaches this.
+const MAX_SQL_DEPTH: usize = 4 * scim_core::filter::MAX_DEPTH + 8;
 
 enum Scope {
     Root,
@@ -133,6 +141,34 @@ enum Scope {
     },
 }
 
+/// Most seeks joined by `UNION` (SQLite allows 500 terms in a compound `SELECT`).
+const MAX_UNION: usize = 400;
+
+/// The number of comparisons in a filter.
+fn leaves(f: &Filter) -> usize {
+    let mut n = 0;
+    let mut stack = vec![f];
+    while let Some(x) = stack.pop() {
+        match x {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                stack.push(a);
+                stack.push(b);
+            }
+            Filter::Not(a) => stack.push(a),
+            _ => n += 1,
+        }
+    }
+    n
+}
+
+/// A comparison an index seek answers.
+enum IndexCmp {
+    /// Equal to the folded literal.
+    Eq(String),
+    /// Starts with the folded prefix: at least it, below its successor (if any).
+    Prefix(String, Option<String>),
+}
+
 #[derive(Clone, Copy)]
 enum RowKind {
     Members,
@@ -148,7 +184,14 @@ impl<'a, 'c> Translator<'a, 'c> {
             base: String::new(),
             params: Params::new(dialect),
             aliases: 0,
+            tenant: None,
         }
+    }
+
+    /// Builder: the tenant the query runs for (enables index seeks).
+    pub fn with_tenant(mut self, tenant: &str) -> Self {
+        self.tenant = Some(tenant.to_string());
+        self
     }
 
     /// Builder: the base URL rendered resources use (for `meta.location` and `$ref`).
@@ -188,24 +231,94 @@ impl<'a, 'c> Translator<'a, 'c> {
 
     /// The SQL condition for a filter (an expression over alias `r`).
     pub fn filter(&mut self, f: &Filter) -> ScimResult<String> {
-        self.node(f, &Scope::Root, 0)
+        let cond = self.node(f, &Scope::Root, 0)?;
+        // An `or` of seeks (possibly under an `and`) gets the union of the seeks as its access
+        // path; the condition itself still decides.
+        if self.tenant.is_some()
+            && !matches!(f, Filter::Compare { .. })
+            && self.has_or(f)
+            && !cond.starts_with("r.id IN (")
+            && leaves(f) <= MAX_UNION
+        {
+            if let Some(sub) = self.seek_of(f, 0) {
+                return Ok(format!("({} AND {cond})", self.id_in(&sub)));
+            }
+        }
+        Ok(cond)
+    }
+
+    fn has_or(&self, f: &Filter) -> bool {
+        // (A chain of `id eq` became one `r.id IN (…)` list already.)
+        let mut stack = vec![f];
+        while let Some(n) = stack.pop() {
+            match n {
+                Filter::Or(..) => return true,
+                Filter::And(a, b) => {
+                    stack.push(a);
+                    stack.push(b);
+                }
+                _ => {}
+            }
+        }
+        false
     }
 
     fn node(&mut self, f: &Filter, scope: &Scope, depth: usize) -> ScimResult<String> {
-        if depth > 64 {
+        if depth > MAX_SQL_DEPTH {
             return Err(ScimError::invalid_filter("filter nests too deeply"));
         }
         Ok(match f {
-            Filter::And(a, b) => format!(
-                "({} AND {})",
-                self.node(a, scope, depth + 1)?,
-                self.node(b, scope, depth + 1)?
-            ),
-            Filter::Or(a, b) => format!(
-                "({} OR {})",
-                self.node(a, scope, depth + 1)?,
-                self.node(b, scope, depth + 1)?
-            ),
+            Filter::And(..) | Filter::Or(..) => {
+                let and = matches!(f, Filter::And(..));
+                // Flatten a chain of one operator (`a or b or c …`) so that its length costs
+                // no depth: the parser builds it as a left-deep tree.
+                let mut operands = Vec::new();
+                let mut stack = vec![f];
+                while let Some(n) = stack.pop() {
+                    match n {
+                        Filter::And(a, b) if and => {
+                            stack.push(b);
+                            stack.push(a);
+                        }
+                        Filter::Or(a, b) if !and => {
+                            stack.push(b);
+                            stack.push(a);
+                        }
+                        other => operands.push(other),
+                    }
+                }
+                if !and && operands.len() > 1 && matches!(scope, Scope::Root) {
+                    if let Some(list) = self.id_list(&operands) {
+                        return Ok(list);
+                    }
+                }
+                let mut parts = Vec::with_capacity(operands.len());
+                if and && matches!(scope, Scope::Root) {
+                    // Several exact seeks under one `and`: one seek of their intersection, so
+                    // the planner has a single list of ids to look up.
+                    let (seeks, rest): (Vec<&Filter>, Vec<&Filter>) =
+                        operands.into_iter().partition(|o| self.exact_seek(o));
+                    if seeks.len() > 1 {
+                        let subs: Vec<String> = seeks
+                            .iter()
+                            .filter_map(|o| self.seek_of(o, depth + 1))
+                            .collect();
+                        parts.push(self.id_in(&subs.join(" INTERSECT ")));
+                    } else {
+                        for o in seeks {
+                            parts.push(self.node(o, scope, depth + 1)?);
+                        }
+                    }
+                    for o in rest {
+                        parts.push(self.node(o, scope, depth + 1)?);
+                    }
+                } else {
+                    for o in operands {
+                        parts.push(self.node(o, scope, depth + 1)?);
+                    }
+                }
+                format!("({})", parts.join(if and { " AND " } else { " OR " }))
+            }
             Filter::Not(a) => format!("(NOT {})", self.node(a, scope, depth + 1)?),
             Filter::Present(path) => self.term(path, None, scope)?,
             Filter::Compare {
@@ -523,6 +636,9 @@ impl<'a, 'c> Translator<'a, 'c> {
             }
         }
         if let Some(kind) = self.row_kind(&r) {
+            if let Some(seek) = self.row_seek(&r, cmp) {
+                return Ok(seek);
+            }
             let alias = self.alias("m");
             let sub = r
                 .sub
@@ -536,6 +652,9 @@ impl<'a, 'c> Translator<'a, 'c> {
                 },
             };
             return Ok(self.rows_exists(kind, &alias, &cond));
+        }
+        if let Some(seek) = self.index_seek(&r, cmp)? {
+            return Ok(seek);
         }
         let base = self.base_loc(&r);
         if !r.attr.multi_valued {
@@ -564,6 +683,307 @@ impl<'a, 'c> Translator<'a, 'c> {
             None => self.leaf(&elem, Some(r.attr), cmp)?,
         };
         Ok(format!("EXISTS (SELECT 1 FROM {from} WHERE {cond})"))
+    }
+
+    // ----- index seeks -----
+
+    /// What `attr eq "x"` / `attr sw "x"` on a string attribute seeks in `scim_index` (see
+    /// [`super::index`]): the attribute key, the folded comparison, and whether the attribute is
+    /// case-exact. The index holds every string leaf at the attribute's path, folded as the
+    /// comparison folds, so the seek finds exactly the rows the general translation matches —
+    /// for a case-exact attribute, a superset that the exact comparison then narrows.
+    fn index_target(
+        &self,
+        r: &ResolvedAttr<'_>,
+        cmp: Option<(CompareOp, &CompValue)>,
+    ) -> Option<(String, IndexCmp, bool)> {
+        use super::index;
+        self.tenant.as_ref()?;
+        let Some((op, CompValue::String(lit))) = cmp else {
+            return None;
+        };
+        // `eq "true"` also matches booleans (identity-provider tolerance): not in the index.
+        if lit.eq_ignore_ascii_case("true") || lit.eq_ignore_ascii_case("false") {
+            return None;
+        }
+        if r.schema.is_none() && !r.attr.name.eq_ignore_ascii_case("externalId") {
+            return None;
+        }
+        let mut keys: Vec<String> = Vec::new();
+        if let Some(ext) = r.extension_key() {
+            keys.push(ext.to_ascii_lowercase());
+        }
+        keys.push(r.attr.name.to_ascii_lowercase());
+        let def = match r.sub {
+            Some(sub) => {
+                keys.push(sub.name.to_ascii_lowercase());
+                sub
+            }
+            None if r.attr.is_complex() => {
+                let v = r.attr.sub_attribute("value")?;
+                keys.push(v.name.to_ascii_lowercase());
+                v
+            }
+            None => r.attr,
+        };
+        if !matches!(def.kind, AttributeType::String | AttributeType::Reference) {
+            return None;
+        }
+        let folded = fold(lit, false).into_owned();
+        let c = match op {
+            CompareOp::Eq if index::eq_usable(&folded) => IndexCmp::Eq(folded),
+            CompareOp::Sw if index::sw_usable(&folded) => {
+                let succ = index::prefix_successor(&folded);
+                IndexCmp::Prefix(folded, succ)
+            }
+            _ => return None,
+        };
+        Some((keys.join("."), c, def.case_exact))
+    }
+
+    /// The subquery of the ids an index target finds.
+    fn index_subquery(&mut self, attr: String, c: IndexCmp) -> String {
+        let t = self.params.text(self.tenant.clone().unwrap_or_default());
+        let rt = self.params.text(self.ctx.resource_type.name.clone());
+        let a = self.params.text(attr);
+        let value_cond = match c {
+            IndexCmp::Eq(v) => format!("x.value = {}", self.params.text(v)),
+            IndexCmp::Prefix(lo, hi) => {
+                let lo = self.params.text(lo);
+                match hi {
+                    Some(hi) => format!("x.value >= {lo} AND x.value < {}", self.params.text(hi)),
+                    None => format!("x.value >= {lo}"),
+                }
+            }
+        };
+        format!(
+            "SELECT x.id FROM scim_index x WHERE x.tenant = {t} AND x.resource_type = {rt} \
+             AND x.attr = {a} AND {value_cond}"
+        )
+    }
+
+    /// An index seek for a root comparison, with the exact comparison kept for case-exact
+    /// attributes.
+    fn index_seek(
+        &mut self,
+        r: &ResolvedAttr<'_>,
+        cmp: Option<(CompareOp, &CompValue)>,
+    ) -> ScimResult<Option<String>> {
+        let Some((attr, c, case_exact)) = self.index_target(r, cmp) else {
+            return Ok(None);
+        };
+        let sub = self.index_subquery(attr, c);
+        let seek = self.id_in(&sub);
+        if !case_exact {
+            return Ok(Some(seek));
+        }
+        // Case-exact: the seek finds the candidates, the general translation decides.
+        let def = r.sub.or_else(|| {
+            r.attr
+                .is_complex()
+                .then(|| r.attr.sub_attribute("value"))
+                .flatten()
+        });
+        let def = def.unwrap_or(r.attr);
+        let base = self.base_loc(r);
+        let exact = if r.attr.multi_valued {
+            let (from, elem) = self.each(&base);
+            let leaf = match r.sub {
+                Some(sub) => self.child(&elem, &sub.name),
+                None if r.attr.is_complex() => self.child(&elem, "value"),
+                None => elem,
+            };
+            let cond = self.leaf(&leaf, Some(def), cmp)?;
+            format!("EXISTS (SELECT 1 FROM {from} WHERE {cond})")
+        } else {
+            let leaf = match r.sub {
+                Some(sub) => self.child(&base, &sub.name),
+                None if r.attr.is_complex() => self.child(&base, "value"),
+                None => base,
+            };
+            self.leaf(&leaf, Some(def), cmp)?
+        };
+        Ok(Some(format!("({seek} AND {exact})")))
+    }
+
+    /// What `members.value eq "id"` (Groups) or `groups.value eq "id"` (Users) seeks on
+    /// `scim_members`' keys: the folded id. Ids are server-assigned lower-case UUIDs, so
+    /// comparing the folded literal with the stored id is the case-insensitive comparison the
+    /// schema asks for.
+    fn row_target(
+        &self,
+        r: &ResolvedAttr<'_>,
+        cmp: Option<(CompareOp, &CompValue)>,
+    ) -> Option<(RowKind, String)> {
+        self.tenant.as_ref()?;
+        let kind = self.row_kind(r)?;
+        let Some((CompareOp::Eq, CompValue::String(lit))) = cmp else {
+            return None;
+        };
+        if r.sub.is_some_and(|s| !s.name.eq_ignore_ascii_case("value")) {
+            return None;
+        }
+        Some((kind, fold(lit, false).into_owned()))
+    }
+
+    fn row_subquery(&mut self, kind: RowKind, id: String) -> String {
+        let t = self.params.text(self.tenant.clone().unwrap_or_default());
+        let v = self.params.text(id);
+        match kind {
+            RowKind::Members => format!(
+                "SELECT ms.group_id FROM scim_members ms WHERE ms.tenant = {t} AND ms.member_id = {v}"
+            ),
+            RowKind::Groups => format!(
+                "SELECT ms.member_id FROM scim_members ms WHERE ms.tenant = {t} AND ms.group_id = {v}"
+            ),
+        }
+    }
+
+    fn row_seek(
+        &mut self,
+        r: &ResolvedAttr<'_>,
+        cmp: Option<(CompareOp, &CompValue)>,
+    ) -> Option<String> {
+        let (kind, id) = self.row_target(r, cmp)?;
+        let sub = self.row_subquery(kind, id);
+        Some(self.id_in(&sub))
+    }
+
+    /// A subquery of ids that contains every resource `f` matches, built from index seeks, when
+    /// there is one: `a or b` seeks both (UNION), `a and b` either. Used to give a filter
+    /// whose top is an `or` an access path (planners do not turn an `OR` of `IN (subquery)`
+    /// terms into index seeks by themselves).
+    fn seek_of(&mut self, f: &Filter, depth: usize) -> Option<String> {
+        if depth > MAX_SQL_DEPTH {
+            return None;
+        }
+        match f {
+            Filter::Compare { path, op, value } => {
+                if path.urn.is_none()
+                    && path.sub.is_none()
+                    && path.name.eq_ignore_ascii_case("id")
+                    && *op == CompareOp::Eq
+                {
+                    if let CompValue::String(v) = value {
+                        let p = self.params.text(v.clone());
+                        return Some(match self.dialect {
+                            Dialect::Sqlite => format!("SELECT {p}"),
+                            Dialect::Postgres => format!("SELECT ({p} COLLATE \"C\")"),
+                        });
+                    }
+                }
+                let r = self.ctx.resolve_attr(path)?;
+                let cmp = Some((*op, value));
+                if let Some((kind, id)) = self.row_target(&r, cmp) {
+                    return Some(self.row_subquery(kind, id));
+                }
+                let (attr, c, _) = self.index_target(&r, cmp)?;
+                Some(self.index_subquery(attr, c))
+            }
+            Filter::And(a, b) => {
+                // Probe without binding: only the side that seeks is rendered.
+                if self.seekable(a, depth + 1) {
+                    self.seek_of(a, depth + 1)
+                } else if self.seekable(b, depth + 1) {
+                    self.seek_of(b, depth + 1)
+                } else {
+                    None
+                }
+            }
+            Filter::Or(a, b) => {
+                if !(self.seekable(a, depth + 1) && self.seekable(b, depth + 1)) {
+                    return None;
+                }
+                let a = self.seek_of(a, depth + 1)?;
+                let b = self.seek_of(b, depth + 1)?;
+                Some(format!("{a} UNION {b}"))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether `f` is one comparison whose seek finds exactly its matches (no case-exact
+    /// re-check needed).
+    fn exact_seek(&self, f: &Filter) -> bool {
+        let Filter::Compare { path, op, value } = f else {
+            return false;
+        };
+        if path.urn.is_none()
+            && path.sub.is_none()
+            && path.name.eq_ignore_ascii_case("id")
+            && *op == CompareOp::Eq
+            && matches!(value, CompValue::String(_))
+        {
+            return true;
+        }
+        let Some(r) = self.ctx.resolve_attr(path) else {
+            return false;
+        };
+        let cmp = Some((*op, value));
+        self.row_target(&r, cmp).is_some()
+            || self
+                .index_target(&r, cmp)
+                .is_some_and(|(_, _, case_exact)| !case_exact)
+    }
+
+    /// Whether [`Self::seek_of`] finds a seek for `f` (binds nothing).
+    fn seekable(&self, f: &Filter, depth: usize) -> bool {
+        if depth > MAX_SQL_DEPTH {
+            return false;
+        }
+        match f {
+            Filter::Compare { path, op, value } => {
+                if path.urn.is_none()
+                    && path.sub.is_none()
+                    && path.name.eq_ignore_ascii_case("id")
+                    && *op == CompareOp::Eq
+                    && matches!(value, CompValue::String(_))
+                {
+                    return true;
+                }
+                let Some(r) = self.ctx.resolve_attr(path) else {
+                    return false;
+                };
+                let cmp = Some((*op, value));
+                self.row_target(&r, cmp).is_some() || self.index_target(&r, cmp).is_some()
+            }
+            Filter::And(a, b) => self.seekable(a, depth + 1) || self.seekable(b, depth + 1),
+            Filter::Or(a, b) => self.seekable(a, depth + 1) && self.seekable(b, depth + 1),
+            _ => false,
+        }
+    }
+
+    /// `r.id` among the ids a subquery returns, written so that each dialect's planner runs
+    /// the subquery first and then seeks the primary key: PostgreSQL evaluates `ARRAY(…)` once
+    /// as an init plan and uses `= ANY` as an index condition whatever its statistics say.
+    fn id_in(&self, subquery: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => format!("r.id IN ({subquery})"),
+            Dialect::Postgres => format!("r.id = ANY (ARRAY({subquery}))"),
+        }
+    }
+
+    /// `id eq "a" or id eq "b" or …` as one `r.id IN (…)`: `id` is case-exact, so the
+    /// comparison is plain equality on the primary key.
+    fn id_list(&mut self, operands: &[&Filter]) -> Option<String> {
+        let mut ids = Vec::new();
+        for o in operands {
+            match o {
+                Filter::Compare {
+                    path,
+                    op: CompareOp::Eq,
+                    value: CompValue::String(v),
+                } if path.urn.is_none()
+                    && path.sub.is_none()
+                    && path.name.eq_ignore_ascii_case("id") =>
+                {
+                    ids.push(v.clone())
+                }
+                _ => return None,
+            }
+        }
+        let list: Vec<String> = ids.into_iter().map(|v| self.params.text(v)).collect();
+        Some(format!("r.id IN ({})", list.join(", ")))
     }
 
     // ----- typed accessors -----

@@ -5,7 +5,13 @@
 //! are embedded per backend (`migrations/sqlite`, `migrations/postgres`) and applied on start.
 //!
 //! SQLite runs in WAL mode with one writer connection (SQLite allows one writer at a time; a
-//! single writer avoids lock-upgrade failures) and several readers.
+//! single writer avoids lock-upgrade failures) and several readers, with `synchronous = FULL`:
+//! a write is acknowledged only after its commit is on disk (a power loss loses nothing
+//! acknowledged).
+//!
+//! Lookups seek the attribute-value index (`scim_index`, see [`super::index`]), which every
+//! write maintains in its own transaction; `totalResults` of an unfiltered list comes from
+//! `scim_counts`, maintained on create and delete.
 
 use std::time::Duration;
 
@@ -26,6 +32,19 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/p
 
 /// Most ids bound in one `IN (...)` list.
 const CHUNK: usize = 500;
+
+/// Most index rows written by one statement (5 parameters each).
+const INDEX_CHUNK: usize = 100;
+
+/// How long a request waits for a database connection before it is answered `429`.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// PostgreSQL `statement_timeout`: below the server's default request timeout (30 s), so a
+/// runaway statement ends as an error the request can report rather than as a cut connection.
+const PG_STATEMENT_TIMEOUT: &str = "20s";
+
+/// Marks in `scim_store_state` that the index holds every stored resource.
+const INDEX_READY: &str = "index_v1";
 
 /// The SQL store.
 #[derive(Debug, Clone)]
@@ -62,18 +81,25 @@ impl SqlStore {
                 format!("{url}?mode=rwc")
             };
             let opts = |max: u32| {
-                AnyPoolOptions::new()
+                let o = AnyPoolOptions::new()
                     .max_connections(max)
-                    .acquire_timeout(Duration::from_secs(30))
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             use sqlx::Executor;
                             conn.execute("PRAGMA busy_timeout = 10000").await?;
                             conn.execute("PRAGMA foreign_keys = ON").await?;
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            // Durable: acknowledged writes survive a power loss.
+                            conn.execute("PRAGMA synchronous = FULL").await?;
                             Ok(())
                         })
-                    })
+                    });
+                if memory {
+                    // The database lives as long as its only connection: never close it.
+                    o.idle_timeout(None).max_lifetime(None).min_connections(1)
+                } else {
+                    o
+                }
             };
             // An in-memory database exists once per connection: use a single one.
             let write = opts(1).connect(&url).await?;
@@ -91,26 +117,40 @@ impl SqlStore {
             } else {
                 opts(4).connect(&url).await?
             };
-            Ok(SqlStore {
+            let store = SqlStore {
                 dialect: Dialect::Sqlite,
                 read,
                 write,
-            })
+            };
+            store.fill_index().await?;
+            Ok(store)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        use sqlx::Executor;
+                        conn.execute(
+                            format!("SET statement_timeout = '{PG_STATEMENT_TIMEOUT}'").as_str(),
+                        )
+                        .await?;
+                        Ok(())
+                    })
+                })
                 .connect(url)
                 .await?;
             POSTGRES_MIGRATOR
                 .run(&pool)
                 .await
                 .map_err(|e| StoreError::Backend(e.to_string()))?;
-            Ok(SqlStore {
+            let store = SqlStore {
                 dialect: Dialect::Postgres,
                 read: pool.clone(),
                 write: pool,
-            })
+            };
+            store.fill_index().await?;
+            Ok(store)
         } else {
             Err(StoreError::Backend(format!(
                 "unsupported database URL {:?}: use sqlite://PATH, sqlite::memory: or postgres://…",
@@ -370,6 +410,253 @@ impl SqlStore {
         Ok(affected)
     }
 
+    /// Fills the index for resources stored before it existed (once per database). The marker
+    /// row is written first, in the same transaction: a second server process starting at the
+    /// same time waits for it (PostgreSQL row lock; SQLite's write lock) and then skips.
+    async fn fill_index(&self) -> Result<(), StoreError> {
+        let mut p = self.p();
+        let sql = format!(
+            "SELECT value FROM scim_store_state WHERE key = {}",
+            p.text(INDEX_READY)
+        );
+        let done = bind_all(sqlx::query(&sql), &p.values)
+            .fetch_optional(&self.write)
+            .await?
+            .is_some();
+        if done {
+            return Ok(());
+        }
+        let mut tx = self.write.begin().await?;
+        let mut p = self.p();
+        let sql = format!(
+            "INSERT INTO scim_store_state (key, value) VALUES ({}, {}) ON CONFLICT (key) DO NOTHING",
+            p.text(INDEX_READY),
+            p.text(timestamp_text(chrono::Utc::now()))
+        );
+        let mine = bind_all(sqlx::query(&sql), &p.values)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if !mine {
+            return Ok(());
+        }
+        let mut after: Option<(String, String)> = None;
+        loop {
+            let mut p = self.p();
+            let cond = match &after {
+                Some((t, i)) => format!(
+                    "WHERE (r.tenant, r.id) > ({}, {})",
+                    p.text(t.clone()),
+                    p.text(i.clone())
+                ),
+                None => String::new(),
+            };
+            let sql = format!(
+                "SELECT r.tenant, r.resource_type, r.id, {} AS data FROM scim_resources r {cond} \
+                 ORDER BY r.tenant, r.id LIMIT 1000",
+                self.data_select()
+            );
+            let rows = bind_all(sqlx::query(&sql), &p.values)
+                .fetch_all(&mut *tx)
+                .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let tenant: String = row.try_get("tenant")?;
+                let rt: String = row.try_get("resource_type")?;
+                let id: String = row.try_get("id")?;
+                let data: String = row.try_get("data")?;
+                if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(&data) {
+                    self.write_index(&mut tx, &tenant, &rt, &id, None, Some(&m))
+                        .await?;
+                }
+                after = Some((tenant, id));
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Brings a resource's index rows from what `old` data gives to what `new` gives, writing
+    /// only the difference.
+    async fn write_index(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        tenant: &str,
+        resource_type: &str,
+        id: &str,
+        old: Option<&JsonMap>,
+        new: Option<&JsonMap>,
+    ) -> Result<(), StoreError> {
+        let old = old.map(super::index::entries).unwrap_or_default();
+        let new = new.map(super::index::entries).unwrap_or_default();
+        let gone: Vec<_> = old.difference(&new).collect();
+        let added: Vec<_> = new.difference(&old).collect();
+        for chunk in gone.chunks(INDEX_CHUNK) {
+            let mut p = self.p();
+            let t = p.text(tenant);
+            let rt = p.text(resource_type);
+            let i = p.text(id);
+            let pairs: Vec<String> = chunk
+                .iter()
+                .map(|(a, v)| format!("({}, {})", p.text(a.clone()), p.text(v.clone())))
+                .collect();
+            let sql = format!(
+                "DELETE FROM scim_index WHERE tenant = {t} AND resource_type = {rt} AND id = {i} \
+                 AND (attr, value) IN ({})",
+                match self.dialect {
+                    Dialect::Sqlite => format!("VALUES {}", pairs.join(", ")),
+                    Dialect::Postgres => pairs.join(", "),
+                }
+            );
+            bind_all(sqlx::query(&sql), &p.values)
+                .execute(&mut **tx)
+                .await?;
+        }
+        for chunk in added.chunks(INDEX_CHUNK) {
+            let mut p = self.p();
+            let rows: Vec<String> = chunk
+                .iter()
+                .map(|(a, v)| {
+                    format!(
+                        "({}, {}, {}, {}, {})",
+                        p.text(tenant),
+                        p.text(resource_type),
+                        p.text(a.clone()),
+                        p.text(v.clone()),
+                        p.text(id)
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO scim_index (tenant, resource_type, attr, value, id) VALUES {}",
+                rows.join(", ")
+            );
+            bind_all(sqlx::query(&sql), &p.values)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Adds `delta` to the number of resources of a type in a tenant.
+    async fn count_change(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        tenant: &str,
+        resource_type: &str,
+        delta: i64,
+    ) -> Result<(), StoreError> {
+        let mut p = self.p();
+        let sql = format!(
+            "INSERT INTO scim_counts (tenant, resource_type, n) VALUES ({}, {}, {d}) \
+             ON CONFLICT (tenant, resource_type) DO UPDATE SET n = scim_counts.n + {d}",
+            p.text(tenant),
+            p.text(resource_type),
+            d = p.push(SqlValue::Int(delta)),
+        );
+        bind_all(sqlx::query(&sql), &p.values)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Refreshes the planner's statistics (`ANALYZE`).
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        sqlx::query("ANALYZE").execute(&self.write).await?;
+        Ok(())
+    }
+
+    /// The query plan of the statement that serves a list or search (for tests and
+    /// diagnostics): SQLite's `EXPLAIN QUERY PLAN` details, or PostgreSQL's `EXPLAIN` lines
+    /// with sequential scans disabled (so a plan that still scans has no index to use).
+    pub async fn explain(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        q: &Query,
+    ) -> Result<Vec<String>, StoreError> {
+        let (sql, params) = self.page_sql(tenant, ctx, q)?;
+        let mut conn = self.read.acquire().await?;
+        let mut out = Vec::new();
+        match self.dialect {
+            Dialect::Sqlite => {
+                let sql = format!("EXPLAIN QUERY PLAN {sql}");
+                for row in bind_all(sqlx::query(&sql), &params.values)
+                    .fetch_all(&mut *conn)
+                    .await?
+                {
+                    out.push(row.try_get::<String, _>("detail")?);
+                }
+            }
+            Dialect::Postgres => {
+                use sqlx::Executor;
+                conn.execute("SET enable_seqscan = off").await?;
+                let sql = format!("EXPLAIN {sql}");
+                let rows = bind_all(sqlx::query(&sql), &params.values)
+                    .fetch_all(&mut *conn)
+                    .await;
+                conn.execute("RESET enable_seqscan").await?;
+                for row in rows? {
+                    out.push(row.try_get::<String, _>(0)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The statement (and its parameters) that reads one page of a query.
+    fn page_sql(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        q: &Query,
+    ) -> Result<(String, Params), StoreError> {
+        let mut tr = Translator::new(ctx, self.dialect)
+            .with_base(&q.base_url)
+            .with_tenant(tenant);
+        let w = self.where_clause(&mut tr, tenant, ctx, q, true)?;
+        let order = tr
+            .order_by(q.sort_by.as_ref(), q.sort_order)
+            .map_err(StoreError::Invalid)?;
+        let lim = tr
+            .params
+            .push(SqlValue::Int(q.limit.min(i64::MAX as u64) as i64));
+        let off = tr
+            .params
+            .push(SqlValue::Int(q.offset.min(i64::MAX as u64) as i64));
+        let sql = format!(
+            "SELECT r.id, {} AS data, r.version, r.created, r.last_modified \
+             FROM scim_resources r WHERE {w} ORDER BY {order} LIMIT {lim} OFFSET {off}",
+            self.data_select()
+        );
+        Ok((sql, tr.params))
+    }
+
+    fn where_clause(
+        &self,
+        tr: &mut Translator<'_, '_>,
+        tenant: &str,
+        ctx: &Context<'_>,
+        q: &Query,
+        with_after: bool,
+    ) -> Result<String, StoreError> {
+        let t = tr.params.text(tenant);
+        let rt = tr.params.text(ctx.resource_type.name.clone());
+        let mut w = format!("r.tenant = {t} AND r.resource_type = {rt}");
+        if let Some(f) = &q.filter {
+            w.push_str(" AND ");
+            w.push_str(&tr.filter(f).map_err(StoreError::Invalid)?);
+        }
+        if let Some(after) = q.after_id.as_ref().filter(|_| with_after) {
+            let a = tr.params.text(after.clone());
+            w.push_str(&format!(" AND r.id > {a}"));
+        }
+        Ok(w)
+    }
+
     async fn fetch_one(
         &self,
         exec: impl sqlx::Executor<'_, Database = sqlx::Any>,
@@ -465,6 +752,17 @@ impl Store for SqlStore {
             .await
             .map_err(StoreError::from)
             .map_err(uniqueness(ctx, &data))?;
+        self.write_index(
+            &mut tx,
+            tenant,
+            &ctx.resource_type.name,
+            &id,
+            None,
+            Some(&data),
+        )
+        .await?;
+        self.count_change(&mut tx, tenant, &ctx.resource_type.name, 1)
+            .await?;
         let has_members = !members.is_empty();
         if has_members {
             self.apply_member_changes(&mut tx, tenant, &id, vec![MemberChange::Add(members)])
@@ -607,6 +905,17 @@ impl Store for SqlStore {
                 (Err(e), None) => return Err(e.into()),
                 (Ok(_), _) => {}
             }
+            if let Some(d) = &data {
+                self.write_index(
+                    &mut tx,
+                    tenant,
+                    &ctx.resource_type.name,
+                    id,
+                    Some(&before.data),
+                    Some(d),
+                )
+                .await?;
+            }
         }
         let stored = self
             .fetch_one(&mut *tx, tenant, ctx, id)
@@ -628,6 +937,21 @@ impl Store for SqlStore {
         expected_version: Option<i64>,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await?;
+        // Every group the resource leaves gets a new version (its ETag changes), decided in
+        // the transaction that removes the membership rows (by cascade, see the migrations).
+        let mut p = self.p();
+        let now = timestamp_text(chrono::Utc::now());
+        let sql = format!(
+            "UPDATE scim_resources SET version = version + 1, last_modified = {now} \
+             WHERE tenant = {t} AND resource_type = 'Group' AND id IN \
+             (SELECT group_id FROM scim_members WHERE tenant = {t} AND member_id = {i})",
+            now = p.text(now.clone()),
+            t = p.text(tenant),
+            i = p.text(id)
+        );
+        bind_all(sqlx::query(&sql), &p.values)
+            .execute(&mut *tx)
+            .await?;
         let mut p = self.p();
         let version = match expected_version {
             Some(v) => format!(" AND version = {}", p.push(SqlValue::Int(v))),
@@ -653,12 +977,14 @@ impl Store for SqlStore {
         }
         let mut p = self.p();
         let sql = format!(
-            "DELETE FROM scim_members WHERE tenant = {t} AND (group_id = {i} OR member_id = {i})",
-            t = p.text(tenant),
-            i = p.text(id)
+            "DELETE FROM scim_index WHERE tenant = {} AND id = {}",
+            p.text(tenant),
+            p.text(id)
         );
         bind_all(sqlx::query(&sql), &p.values)
             .execute(&mut *tx)
+            .await?;
+        self.count_change(&mut tx, tenant, &ctx.resource_type.name, -1)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -670,70 +996,52 @@ impl Store for SqlStore {
         ctx: &Context<'_>,
         q: &Query,
     ) -> Result<(Vec<StoredResource>, u64), StoreError> {
-        let build_where =
-            |tr: &mut Translator<'_, '_>, with_after: bool| -> Result<String, StoreError> {
-                let t = tr.params.text(tenant);
-                let rt = tr.params.text(ctx.resource_type.name.clone());
-                let mut w = format!("r.tenant = {t} AND r.resource_type = {rt}");
-                if let Some(f) = &q.filter {
-                    w.push_str(" AND ");
-                    w.push_str(&tr.filter(f).map_err(StoreError::Invalid)?);
-                }
-                if let Some(after) = q.after_id.as_ref().filter(|_| with_after) {
-                    let a = tr.params.text(after.clone());
-                    w.push_str(&format!(" AND r.id > {a}"));
-                }
-                Ok(w)
-            };
-        let count = |this: &Self| {
-            let mut tr = Translator::new(ctx, this.dialect).with_base(&q.base_url);
-            let w = build_where(&mut tr, false);
-            (w, tr.params)
-        };
         let mut items = Vec::new();
-        let mut total = None;
         if q.limit > 0 {
-            let mut tr = Translator::new(ctx, self.dialect).with_base(&q.base_url);
-            let w = build_where(&mut tr, true)?;
-            let order = tr
-                .order_by(q.sort_by.as_ref(), q.sort_order)
-                .map_err(StoreError::Invalid)?;
-            let lim = tr
-                .params
-                .push(SqlValue::Int(q.limit.min(i64::MAX as u64) as i64));
-            let off = tr
-                .params
-                .push(SqlValue::Int(q.offset.min(i64::MAX as u64) as i64));
-            let sql = format!(
-                "SELECT r.id, {} AS data, r.version, r.created, r.last_modified, COUNT(*) OVER () AS total \
-                 FROM scim_resources r WHERE {w} ORDER BY {order} LIMIT {lim} OFFSET {off}",
-                self.data_select()
-            );
-            let rows = bind_all(sqlx::query(&sql), &tr.params.values)
+            let (sql, params) = self.page_sql(tenant, ctx, q)?;
+            let rows = bind_all(sqlx::query(&sql), &params.values)
                 .fetch_all(&self.read)
                 .await?;
             for row in &rows {
                 items.push(self.row_to_resource(row)?);
-                // With a keyset position the window counts only what follows it.
-                if q.after_id.is_none() {
-                    total = Some(row.try_get::<i64, _>("total")? as u64);
-                }
             }
         }
-        let total = match total {
-            Some(t) => t,
-            None => {
-                let (w, params) = count(self);
-                let sql = format!("SELECT COUNT(*) AS n FROM scim_resources r WHERE {}", w?);
-                let row = bind_all(sqlx::query(&sql), &params.values)
+        let n = items.len() as u64;
+        let total =
+            if q.after_id.is_none() && q.limit > 0 && n < q.limit && (n > 0 || q.offset == 0) {
+                // A short page is the last one: the total is known without counting.
+                q.offset + n
+            } else if q.filter.is_none() {
+                // Unfiltered: the counter maintained on create and delete.
+                let mut p = self.p();
+                let sql = format!(
+                    "SELECT n FROM scim_counts WHERE tenant = {} AND resource_type = {}",
+                    p.text(tenant),
+                    p.text(ctx.resource_type.name.clone())
+                );
+                let row = bind_all(sqlx::query(&sql), &p.values)
+                    .fetch_optional(&self.read)
+                    .await?;
+                match row {
+                    Some(r) => r.try_get::<i64, _>("n")?.max(0) as u64,
+                    None => 0,
+                }
+            } else {
+                let mut tr = Translator::new(ctx, self.dialect)
+                    .with_base(&q.base_url)
+                    .with_tenant(tenant);
+                let w = self.where_clause(&mut tr, tenant, ctx, q, false)?;
+                let sql = format!("SELECT COUNT(*) AS n FROM scim_resources r WHERE {w}");
+                let row = bind_all(sqlx::query(&sql), &tr.params.values)
                     .fetch_one(&self.read)
                     .await?;
                 row.try_get::<i64, _>("n")? as u64
-            }
-        };
-        let mut conn = self.read.acquire().await?;
-        self.load_extras(&mut conn, tenant, ctx, &mut items, q.load)
-            .await?;
+            };
+        if !items.is_empty() && (q.load.members || q.load.groups) {
+            let mut conn = self.read.acquire().await?;
+            self.load_extras(&mut conn, tenant, ctx, &mut items, q.load)
+                .await?;
+        }
         Ok((items, total))
     }
 

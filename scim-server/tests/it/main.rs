@@ -7,5 +7,6 @@ mod bulk;
 mod concurrency;
 mod differential;
 mod host;
+mod plans;
 mod replay;
 mod store_contract;
