@@ -259,6 +259,9 @@ pub struct Person {
     pub end_date: Option<NaiveDate>,
     /// Status on the planning day.
     pub status: Status,
+    /// What rules and scopes test: attribute paths, their last segments, source columns.
+    #[serde(skip)]
+    pub facts: Facts,
 }
 
 impl Person {
@@ -338,6 +341,11 @@ pub struct Desired {
     pub rows: usize,
     /// The planning day (in the mapping's time zone).
     pub today: NaiveDate,
+    /// The SCIM attribute paths the source sets (the engine manages these, also where a
+    /// person's value is empty: an emptied cell removes the attribute).
+    pub managed: Vec<String>,
+    /// True when the source names managers.
+    pub manages_manager: bool,
 }
 
 impl Desired {
@@ -411,7 +419,17 @@ impl Desired {
             .filter(|(_, rows)| rows.len() > 1)
             .collect();
         people.retain(|p| !duplicates.contains_key(&p.key));
+        let managed = specs
+            .iter()
+            .filter(|(t, _)| special(t).is_none() && check_path(t, &ctx).is_ok())
+            .map(|(t, _)| t.clone())
+            .collect();
+        let manages_manager = specs
+            .iter()
+            .any(|(t, _)| special(t) == Some(Special::Manager));
         Desired {
+            managed,
+            manages_manager,
             people,
             problems,
             duplicates,
@@ -559,6 +577,7 @@ fn person(
         start_date,
         end_date,
         status,
+        facts,
     })
 }
 

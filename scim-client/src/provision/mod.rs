@@ -8,9 +8,12 @@
 //! - [`desired`]: what each person should have on a given day (effective dating).
 
 pub mod desired;
+pub mod gates;
 pub mod mapping;
+pub mod plan;
 pub mod rules;
 pub mod source;
+pub mod state;
 
 /// Why the engine stopped.
 #[derive(Debug, thiserror::Error)]
@@ -22,4 +25,24 @@ pub enum ProvisionError {
     /// The mapping file is wrong.
     #[error("mapping: {0}")]
     Mapping(String),
+    /// The state file failed.
+    #[error("state file: {0}")]
+    State(String),
+    /// The target failed.
+    #[error("target {target}: {error}")]
+    Target {
+        /// Target name.
+        target: String,
+        /// The client error.
+        error: crate::Error,
+    },
+    /// A safety gate refused the run.
+    #[error("refused by the safety gates:\n{0}")]
+    Refused(String),
+    /// The saved plan no longer fits.
+    #[error("{0}")]
+    Stale(String),
+    /// Anything else the caller did wrong.
+    #[error("{0}")]
+    Invalid(String),
 }

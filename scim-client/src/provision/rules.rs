@@ -36,7 +36,7 @@ pub enum GrantKind {
 }
 
 /// A person's facts: key → value (keys compared case-insensitively).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facts(pub BTreeMap<String, String>);
 
 impl Facts {
