@@ -1,0 +1,260 @@
+//! The HTML report: one self-contained file (inline CSS and JavaScript, no external assets)
+//! with the totals, a summary per RFC section, filters by status and level, and every
+//! failure's HTTP exchanges. The page is complete without JavaScript; the script only adds
+//! the filters.
+
+use std::fmt::Write as _;
+
+use crate::model::{Exchange, Report, Status};
+
+/// Escapes text for HTML.
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            _ => o.push(c),
+        }
+    }
+    o
+}
+
+const CSS: &str = r#"
+:root{--pass:#1a7f37;--fail:#cf222e;--skip:#9a6700;--xfail:#8250df;--bg:#f6f8fa;--line:#d0d7de;--text:#1f2328;--muted:#59636e}
+*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--text);background:#fff}
+header{padding:20px 28px;border-bottom:1px solid var(--line);background:var(--bg)}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}.muted{color:var(--muted)}
+main{padding:0 28px 40px;max-width:1300px}
+.totals{display:flex;gap:14px;margin-top:14px;flex-wrap:wrap}
+.total{border:1px solid var(--line);border-radius:8px;padding:10px 16px;min-width:120px;background:#fff}
+.total b{display:block;font-size:26px}.total.passed b{color:var(--pass)}.total.failed b{color:var(--fail)}.total.skipped b{color:var(--skip)}
+.bar{display:flex;height:10px;border-radius:5px;overflow:hidden;margin-top:12px;max-width:640px;background:var(--line)}
+.bar span{display:block}.bar .p{background:var(--pass)}.bar .f{background:var(--fail)}.bar .s{background:var(--skip)}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}
+th{background:var(--bg);font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.sections td.n.f{color:var(--fail);font-weight:600}
+.badge{display:inline-block;padding:0 7px;border-radius:10px;font-size:12px;font-weight:600;color:#fff}
+.badge.passed{background:var(--pass)}.badge.failed{background:var(--fail)}.badge.skipped{background:var(--skip)}.badge.xfail{background:var(--xfail)}
+.lvl{font-size:11px;font-weight:600;border:1px solid var(--line);border-radius:4px;padding:0 4px;color:var(--muted)}
+.filters{display:flex;gap:18px;flex-wrap:wrap;align-items:center;padding:10px 0;position:sticky;top:0;background:#fff;border-bottom:1px solid var(--line)}
+.filters label{cursor:pointer;user-select:none}.filters input[type=search]{padding:4px 8px;border:1px solid var(--line);border-radius:6px;min-width:220px}
+code,pre{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+tr.check td:first-child code{font-weight:600}
+tr.detail td{background:#fffafa;padding:8px 16px}
+.msg{color:var(--fail);margin:2px 0 6px}.skipmsg{color:var(--muted)}
+details{margin:6px 0;border:1px solid var(--line);border-radius:6px;background:#fff}
+summary{cursor:pointer;padding:4px 8px;font-family:ui-monospace,monospace;font-size:12px}
+pre{margin:0;padding:8px;white-space:pre-wrap;word-break:break-all;max-height:360px;overflow:auto;border-top:1px solid var(--line);background:var(--bg)}
+.hidden{display:none}
+"#;
+
+const JS: &str = r#"
+(function(){
+  var boxes=document.querySelectorAll('.filters input[type=checkbox]');
+  var q=document.getElementById('q');
+  function apply(){
+    var on={};boxes.forEach(function(b){on[b.value]=b.checked;});
+    var text=(q.value||'').toLowerCase();var shown=0;
+    document.querySelectorAll('tr.check').forEach(function(tr){
+      var ok=on['status:'+tr.dataset.status]&&on['level:'+tr.dataset.level]&&
+        (!text||tr.textContent.toLowerCase().indexOf(text)>=0);
+      tr.classList.toggle('hidden',!ok);
+      var d=document.getElementById('d-'+tr.dataset.id);if(d){d.classList.toggle('hidden',!ok);}
+      if(ok){shown++;}
+    });
+    document.getElementById('shown').textContent=shown;
+  }
+  boxes.forEach(function(b){b.addEventListener('change',apply);});q.addEventListener('input',apply);
+  var h=location.hash.replace('#','');
+  if(h.indexOf('status=')===0){var want=h.slice(7).split(',');
+    boxes.forEach(function(b){if(b.value.indexOf('status:')===0){b.checked=want.indexOf(b.value.slice(7))>=0;}});}
+  apply();
+})();
+"#;
+
+fn exchange(out: &mut String, i: usize, ex: &Exchange) {
+    let status = if ex.error.is_some() {
+        "no response".to_string()
+    } else {
+        ex.status.to_string()
+    };
+    let _ = write!(
+        out,
+        "<details{}><summary>{}. {} {} → {}</summary><pre>",
+        if i == 0 { " open" } else { "" },
+        i + 1,
+        esc(&ex.method),
+        esc(&ex.url),
+        esc(&status)
+    );
+    let mut text = format!("{} {}\n", ex.method, ex.url);
+    for (k, v) in &ex.request_headers {
+        text.push_str(&format!("{k}: {v}\n"));
+    }
+    if let Some(b) = &ex.request_body {
+        text.push('\n');
+        text.push_str(&pretty(b));
+        text.push('\n');
+    }
+    text.push_str("\n――― response ―――\n");
+    match &ex.error {
+        Some(e) => text.push_str(&format!("(no response: {e})\n")),
+        None => {
+            text.push_str(&format!("HTTP {}\n", ex.status));
+            for (k, v) in &ex.response_headers {
+                text.push_str(&format!("{k}: {v}\n"));
+            }
+            if !ex.response_body.is_empty() {
+                text.push('\n');
+                text.push_str(&pretty(&ex.response_body));
+            }
+        }
+    }
+    out.push_str(&esc(&text));
+    out.push_str("</pre></details>");
+}
+
+fn pretty(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| body.to_string())
+}
+
+/// Renders the report.
+pub fn render(report: &Report) -> String {
+    let c = report.counts;
+    let total = (c.passed + c.failed + c.skipped).max(1);
+    let pct = |n: usize| n as f64 * 100.0 / total as f64;
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>SCIM conformance: {} passed, {} failed, {} skipped</title><style>{CSS}</style></head><body>",
+        c.passed, c.failed, c.skipped
+    );
+    let _ = write!(
+        o,
+        "<header><h1>SCIM 2.0 conformance report</h1>\
+         <div class=\"muted\">{} · <code>{}</code> · started {} · {:.1} s</div>\
+         <div class=\"totals\">\
+         <div class=\"total passed\"><b id=\"count-passed\">{}</b>passed</div>\
+         <div class=\"total failed\"><b id=\"count-failed\">{}</b>failed</div>\
+         <div class=\"total skipped\"><b id=\"count-skipped\">{}</b>skipped</div>\
+         <div class=\"total\"><b id=\"count-total\">{}</b>checks</div></div>\
+         <div class=\"bar\" title=\"passed / failed / skipped\"><span class=\"p\" style=\"width:{:.2}%\"></span>\
+         <span class=\"f\" style=\"width:{:.2}%\"></span><span class=\"s\" style=\"width:{:.2}%\"></span></div>",
+        esc(&report.tool),
+        esc(&report.base_url),
+        esc(&report.started),
+        report.duration_ms as f64 / 1000.0,
+        c.passed,
+        c.failed,
+        c.skipped,
+        report.results.len(),
+        pct(c.passed),
+        pct(c.failed),
+        pct(c.skipped)
+    );
+    let features: Vec<String> = report
+        .features
+        .iter()
+        .map(|(f, on)| format!("{}: {}", f.as_str(), if *on { "yes" } else { "no" }))
+        .collect();
+    let _ = write!(
+        o,
+        "<div class=\"muted\" style=\"margin-top:8px\">Advertised features: {}</div>",
+        esc(&features.join(" · "))
+    );
+    if report.interrupted {
+        o.push_str("<p class=\"msg\">The run was interrupted.</p>");
+    }
+    if !report.leftovers.is_empty() {
+        let _ = write!(
+            o,
+            "<p class=\"msg\">Could not delete: {}</p>",
+            esc(&report.leftovers.join(", "))
+        );
+    }
+    o.push_str("</header><main>");
+    o.push_str("<h2>By RFC section</h2><table class=\"sections\" id=\"sections\"><thead><tr><th>Section</th><th class=\"n\">Passed</th><th class=\"n\">Failed</th><th class=\"n\">Skipped</th></tr></thead><tbody>");
+    for (section, sc) in report.by_section() {
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n{}\">{}</td><td class=\"n\">{}</td></tr>",
+            esc(section),
+            sc.passed,
+            if sc.failed > 0 { " f" } else { "" },
+            sc.failed,
+            sc.skipped
+        );
+    }
+    o.push_str("</tbody></table>");
+    o.push_str("<h2>Checks</h2><div class=\"filters\"><span>Status:</span>");
+    for (s, on) in [("failed", true), ("passed", true), ("skipped", true)] {
+        let _ = write!(
+            o,
+            "<label><input type=\"checkbox\" value=\"status:{s}\"{}> {s}</label>",
+            if on { " checked" } else { "" }
+        );
+    }
+    o.push_str("<span>Level:</span>");
+    for l in ["MUST", "SHOULD", "INTEROP"] {
+        let _ = write!(
+            o,
+            "<label><input type=\"checkbox\" value=\"level:{l}\" checked> {l}</label>"
+        );
+    }
+    let _ = write!(
+        o,
+        "<input type=\"search\" id=\"q\" placeholder=\"search id, title, section\">\
+         <span class=\"muted\"><span id=\"shown\">{}</span> shown</span></div>",
+        report.results.len()
+    );
+    o.push_str("<table id=\"checks\"><thead><tr><th>Check</th><th>Status</th><th>Level</th><th>Section</th><th>What the server must do</th></tr></thead><tbody>");
+    // Failures first, then passes, then skips; run order within each.
+    let order = [Status::Failed, Status::Passed, Status::Skipped];
+    for st in order {
+        for r in report.results.iter().filter(|r| r.status == st) {
+            let badge = if r.expected_failure {
+                "<span class=\"badge xfail\" title=\"listed with --expect-fail\">failed (known)</span>".to_string()
+            } else {
+                format!("<span class=\"badge {0}\">{0}</span>", r.status.as_str())
+            };
+            let _ = write!(
+                o,
+                "<tr class=\"check\" id=\"c-{id}\" data-id=\"{id}\" data-status=\"{st}\" data-level=\"{lvl}\">\
+                 <td><code>{id}</code></td><td>{badge}</td><td><span class=\"lvl\">{lvl}</span></td><td>{sec}</td><td>{title}{msg}</td></tr>",
+                id = esc(r.id),
+                st = r.status.as_str(),
+                lvl = r.level.as_str(),
+                sec = esc(r.section),
+                title = esc(r.title),
+                msg = match (&r.message, r.status) {
+                    (Some(m), Status::Skipped) => format!("<div class=\"skipmsg\">{}</div>", esc(m)),
+                    _ => String::new(),
+                }
+            );
+            if r.status == Status::Failed || !r.exchanges.is_empty() {
+                let _ = write!(
+                    o,
+                    "<tr class=\"detail\" id=\"d-{}\"><td colspan=\"5\"><div class=\"msg\">{}</div>",
+                    esc(r.id),
+                    esc(r.message.as_deref().unwrap_or(""))
+                );
+                for (i, ex) in r.exchanges.iter().enumerate() {
+                    exchange(&mut o, i, ex);
+                }
+                o.push_str("</td></tr>");
+            }
+        }
+    }
+    o.push_str("</tbody></table></main>");
+    let _ = write!(o, "<script>{JS}</script></body></html>");
+    o
+}

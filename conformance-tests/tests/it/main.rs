@@ -1,0 +1,7 @@
+//! Integration tests of the conformance suite: against our own server (SQLite and PostgreSQL),
+//! against deliberately broken servers, the binary, the HTML report in Chromium, and the Python
+//! reference server scim2-server.
+
+mod cli;
+mod own_server;
+mod support;
