@@ -7,9 +7,11 @@
 //! - [`rules`]: role-based access: rules grant groups, roles and entitlements, with reasons.
 //! - [`desired`]: what each person should have on a given day (effective dating).
 
+pub mod apply;
 pub mod desired;
 pub mod gates;
 pub mod mapping;
+pub mod notify;
 pub mod plan;
 pub mod rules;
 pub mod source;

@@ -298,6 +298,12 @@ pub struct PersonPlan {
     pub details: Vec<String>,
     /// Why.
     pub why: Vec<String>,
+    /// Groups added (`+eng`) and removed (`-sales`).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Who to tell: `key`, `userName`, `displayName`, `email`, `manager_email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Value>,
 }
 
 /// A plan for one target.
@@ -329,6 +335,9 @@ pub struct Plan {
     pub drift: Vec<DriftItem>,
     /// Informational notes (future joiners waiting, rows skipped).
     pub notes: Vec<String>,
+    /// Safety gates that tripped (the plan is applied only with `--force`).
+    #[serde(default)]
+    pub gates: Vec<super::gates::Tripped>,
 }
 
 impl Plan {
@@ -1257,7 +1266,39 @@ pub fn build(input: PlanInput<'_>) -> Plan {
 
     let versions = target.versions();
     let managed_users = managed_ids.len();
-    let people = person_plans(&changes);
+    let mut people = person_plans(&changes);
+    let account_of: HashMap<&str, &str> = changes
+        .iter()
+        .filter_map(|c| Some((c.person.as_deref()?, c.id.as_deref()?)))
+        .chain(matched.iter().map(|(k, (id, _))| (*k, *id)))
+        .collect();
+    for pp in &mut people {
+        let p = person_index.get(pp.key.as_str());
+        let acct = account_of.get(pp.key.as_str()).and_then(|id| by_id.get(id));
+        let user: Option<&JsonMap> = p.map(|p| &p.user).or(acct.copied());
+        let Some(u) = user else { continue };
+        let s = |k: &str| u.get(k).and_then(Value::as_str).map(str::to_string);
+        let display = s("displayName").or_else(|| {
+            let n = u.get("name")?;
+            let parts: Vec<&str> = ["givenName", "familyName"]
+                .iter()
+                .filter_map(|k| n.get(*k).and_then(Value::as_str))
+                .collect();
+            (!parts.is_empty()).then(|| parts.join(" "))
+        });
+        let manager_email = p
+            .and_then(|p| p.manager.as_deref())
+            .and_then(|m| person_index.get(m))
+            .and_then(|m| m.email())
+            .map(str::to_string);
+        pp.contact = Some(json!({
+            "key": pp.key,
+            "userName": s("userName"),
+            "displayName": display,
+            "email": desired::primary_email(u),
+            "manager_email": manager_email,
+        }));
+    }
     let mapping_hash = sha256_hex(toml::to_string(mapping).unwrap_or_default().as_bytes());
     let id = format!(
         "plan-{}-{}",
@@ -1298,6 +1339,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         people,
         drift,
         notes,
+        gates: Vec::new(),
     }
 }
 
@@ -1451,6 +1493,7 @@ fn person_plans(changes: &[Change]) -> Vec<PersonPlan> {
                 for m in &c.members {
                     if let Some(pp) = by.get_mut(&m.key) {
                         pp.details.push(format!("groups {sign}{g}"));
+                        pp.groups.push(format!("{sign}{g}"));
                     } else {
                         by.insert(
                             m.key.clone(),
@@ -1461,6 +1504,8 @@ fn person_plans(changes: &[Change]) -> Vec<PersonPlan> {
                                 actions: vec!["membership".into()],
                                 details: vec![format!("groups {sign}{g}")],
                                 why: c.why.clone(),
+                                groups: vec![format!("{sign}{g}")],
+                                contact: None,
                             },
                         );
                     }
@@ -1482,6 +1527,8 @@ fn person_plans(changes: &[Change]) -> Vec<PersonPlan> {
             actions: Vec::new(),
             details: Vec::new(),
             why: Vec::new(),
+            groups: Vec::new(),
+            contact: None,
         });
         e.label = c.label.clone();
         if c.kind != ChangeKind::LinkUser

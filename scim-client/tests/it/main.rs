@@ -4,3 +4,4 @@
 mod interop;
 mod mock;
 mod own_server;
+mod provision;
