@@ -278,6 +278,8 @@ pub fn checks() -> Vec<Check> {
         check!("user-delete-gone-from-queries", "RFC 7644 §3.6", Must, [Has(Filter)],
             "a deleted user is no longer found by a filter",
             |cx| {
+                // A second user that stays: a server that ignored the filter would list it.
+                cx.user("delq-stays", json!({})).await?;
                 let u = cx.user("delq", json!({})).await?;
                 cx.delete(&u.path).await?.expect(204)?;
                 let r = cx.get_q("/Users", &[("filter", &format!("userName eq \"{}\"", u.name))]).await?;

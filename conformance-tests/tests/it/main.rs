@@ -2,6 +2,7 @@
 //! against deliberately broken servers, the binary, the HTML report in Chromium, and the Python
 //! reference server scim2-server.
 
+mod broken;
 mod cli;
 mod own_server;
 mod support;
