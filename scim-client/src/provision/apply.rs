@@ -329,6 +329,18 @@ impl Engine {
         force: bool,
         dry_run: bool,
     ) -> Result<(Planned, Option<RunReport>), ProvisionError> {
+        self.sync_on(target, snapshot, None, force, dry_run).await
+    }
+
+    /// [`Engine::sync`] as of `today` (`None`: today in the mapping's time zone).
+    pub async fn sync_on(
+        &self,
+        target: &Target,
+        snapshot: &Snapshot,
+        today: Option<NaiveDate>,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<(Planned, Option<RunReport>), ProvisionError> {
         // First finish what an earlier run left pending, so the plan sees its effects.
         let resumed = if dry_run {
             None
@@ -337,14 +349,11 @@ impl Engine {
         };
         if let Some(r) = &resumed {
             if r.stopped {
-                let planned = self.plan(target, snapshot, None).await;
-                return match planned {
-                    Ok(p) => Ok((p, resumed)),
-                    Err(e) => Err(e),
-                };
+                let planned = self.plan(target, snapshot, today).await?;
+                return Ok((planned, resumed));
             }
         }
-        let planned = self.plan(target, snapshot, None).await?;
+        let planned = self.plan(target, snapshot, today).await?;
         if dry_run {
             return Ok((planned, None));
         }

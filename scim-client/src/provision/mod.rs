@@ -6,9 +6,21 @@
 //! - [`mapping`]: the mapping file (columns → attributes with transforms, rules, settings).
 //! - [`rules`]: role-based access: rules grant groups, roles and entitlements, with reasons.
 //! - [`desired`]: what each person should have on a given day (effective dating).
+//! - [`plan`]: matching, the changes (joiners, movers, leavers are all differences), drift,
+//!   stale-plan detection, the readable table.
+//! - [`gates`]: safety gates on the source and the plan.
+//! - [`state`]: the SQLite state file: links, durable outbox, runs, snapshots.
+//! - [`apply`]: the engine: plan, apply through the outbox, resume, sync.
+//! - [`notify`]: webhook (HMAC-signed) and SMTP notifications.
+//! - [`audit`]: the access review.
+//! - [`config`]: several targets in one configuration file.
+//! - [`embedded`]: the embedded default target (our own server on a local SQLite file).
 
 pub mod apply;
+pub mod audit;
+pub mod config;
 pub mod desired;
+pub mod embedded;
 pub mod gates;
 pub mod mapping;
 pub mod notify;

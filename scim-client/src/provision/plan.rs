@@ -745,11 +745,19 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                 if let Status::FutureJoiner { start } = p.status {
                     why.push(format!("starts {start}: created inactive until then"));
                 }
+                // The person's identity is in the label; show what says where they belong.
                 let details = managed
                     .iter()
+                    .filter(|a| {
+                        matches!(
+                            a.1.as_str(),
+                            "title" | "department" | "roles" | "entitlements"
+                        ) || (a.1 == "active" && !becomes_active_on_create(&to))
+                    })
                     .filter_map(|a| {
                         get_managed(&to, a).map(|v| format!("{}={}", attr_label(a), short(Some(v))))
                     })
+                    .chain(p.manager.iter().map(|m| format!("manager={m}")))
                     .collect();
                 creates.push((
                     depth(p),
@@ -856,6 +864,22 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                         why.push("inactive in the target".to_string());
                     } else {
                         why.push(format!("{} changed in the source", attr_label(a)));
+                    }
+                    if a.1 == "manager" {
+                        // Managers by key, not by the target's ids.
+                        let old = fv
+                            .as_ref()
+                            .and_then(|v| v.get("value"))
+                            .and_then(Value::as_str)
+                            .map(|id| {
+                                managed_ids
+                                    .get(id)
+                                    .map_or(id.to_string(), |k| k.to_string())
+                            })
+                            .unwrap_or_else(|| "(none)".into());
+                        let new = p.manager.clone().unwrap_or_else(|| "(none)".into());
+                        details.push(format!("manager: {old} → {new}"));
+                        continue;
                     }
                     details.push(format!(
                         "{}: {} → {}",
@@ -1349,6 +1373,10 @@ fn case_exact(a: &(Option<String>, String)) -> bool {
     Context::user()
         .resolve_attr(&p)
         .is_some_and(|r| r.attr.case_exact)
+}
+
+fn becomes_active_on_create(to: &JsonMap) -> bool {
+    to.get("active").and_then(Value::as_bool) != Some(false)
 }
 
 fn attr_path(a: &(Option<String>, String)) -> String {
