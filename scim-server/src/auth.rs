@@ -33,6 +33,14 @@ pub struct Principal {
 pub trait Authenticator: Send + Sync + 'static {
     /// Returns the principal for a bearer credential, or `None` when it is not accepted.
     async fn authenticate(&self, bearer: &str) -> Option<Principal>;
+
+    /// Like [`Authenticator::authenticate`], but tells a credential that is not accepted
+    /// (`Ok(None)`, answered `401`) from one that could not be checked because a backend
+    /// failed (`Err`, answered `503` with `Retry-After`: the caller should retry, not drop its
+    /// credential).
+    async fn check(&self, bearer: &str) -> Result<Option<Principal>, crate::store::StoreError> {
+        Ok(self.authenticate(bearer).await)
+    }
 }
 
 /// Hex SHA-256 of a token, as stored.
@@ -73,6 +81,10 @@ impl TokenAuthenticator {
 #[async_trait]
 impl Authenticator for TokenAuthenticator {
     async fn authenticate(&self, bearer: &str) -> Option<Principal> {
+        self.check(bearer).await.ok().flatten()
+    }
+
+    async fn check(&self, bearer: &str) -> Result<Option<Principal>, crate::store::StoreError> {
         let digest: [u8; 32] = Sha256::digest(bearer.as_bytes()).into();
         // Compare against every configured token without stopping early.
         let mut found: Option<&str> = None;
@@ -82,21 +94,22 @@ impl Authenticator for TokenAuthenticator {
             }
         }
         if let Some(t) = found {
-            return Some(Principal {
+            return Ok(Some(Principal {
                 tenant: t.to_string(),
                 subject: None,
-            });
+            }));
         }
-        let store = self.store.as_ref()?;
+        let Some(store) = self.store.as_ref() else {
+            return Ok(None);
+        };
         match store.token_tenant(&hex(&digest)).await {
-            Ok(Some(tenant)) => Some(Principal {
+            Ok(tenant) => Ok(tenant.map(|tenant| Principal {
                 tenant,
                 subject: None,
-            }),
-            Ok(None) => None,
+            })),
             Err(e) => {
                 tracing::error!(error = %e, "token lookup failed");
-                None
+                Err(e)
             }
         }
     }
@@ -114,6 +127,21 @@ impl Authenticator for AnyOf {
             }
         }
         None
+    }
+
+    async fn check(&self, bearer: &str) -> Result<Option<Principal>, crate::store::StoreError> {
+        let mut failure = None;
+        for a in &self.0 {
+            match a.check(bearer).await {
+                Ok(Some(p)) => return Ok(Some(p)),
+                Ok(None) => {}
+                Err(e) => failure = Some(e),
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(None),
+        }
     }
 }
 
@@ -208,12 +236,18 @@ pub async fn require_auth(
     if token.is_empty() {
         return Err(unauthorized("empty bearer token"));
     }
-    match state.auth().authenticate(token).await {
-        Some(p) => {
+    match state.auth().check(token).await {
+        Ok(Some(p)) => {
             req.extensions_mut().insert(p);
             Ok(next.run(req).await)
         }
-        None => Err(unauthorized("invalid credentials")),
+        Ok(None) => Err(unauthorized("invalid credentials")),
+        // The credential could not be checked: not the caller's fault, and not a reason for
+        // an identity provider to think its token was revoked.
+        Err(e) => Err(crate::error::ApiError::from(match e {
+            crate::store::StoreError::Busy => crate::store::StoreError::Busy,
+            other => crate::store::StoreError::Backend(other.to_string()),
+        })),
     }
 }
 

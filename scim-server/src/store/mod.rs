@@ -48,6 +48,13 @@ impl From<sqlx::Error> for StoreError {
             if db.is_unique_violation() {
                 return StoreError::Uniqueness("a unique attribute value is already in use".into());
             }
+            if db.is_foreign_key_violation() {
+                // A member deleted while it was being added (the database keeps members
+                // referring to existing resources only).
+                return StoreError::Invalid(ScimError::invalid_value(
+                    "a member does not exist (it was deleted meanwhile)",
+                ));
+            }
         }
         StoreError::Backend(e.to_string())
     }
