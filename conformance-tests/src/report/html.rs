@@ -35,8 +35,10 @@ main{padding:0 28px 40px;max-width:1300px}
 .bar{display:flex;height:10px;border-radius:5px;overflow:hidden;margin-top:12px;max-width:640px;background:var(--line)}
 .bar span{display:block}.bar .p{background:var(--pass)}.bar .f{background:var(--fail)}.bar .s{background:var(--skip)}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}
-th{background:var(--bg);font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.sections td.n.f{color:var(--fail);font-weight:600}
+th{background:var(--bg);font-weight:600}.n{text-align:right;font-variant-numeric:tabular-nums}
+.sections{max-width:900px}.sections td.n.f{color:var(--fail);font-weight:600}.sections tr.bad td:first-child{border-left:3px solid var(--fail)}
+.mini{display:flex;height:8px;width:140px;border-radius:4px;overflow:hidden;background:var(--line);margin-top:5px}.mini span{display:block}
+.mini .p{background:var(--pass)}.mini .f{background:var(--fail)}.mini .s{background:var(--skip)}
 .badge{display:inline-block;padding:0 7px;border-radius:10px;font-size:12px;font-weight:600;color:#fff}
 .badge.passed{background:var(--pass)}.badge.failed{background:var(--fail)}.badge.skipped{background:var(--skip)}.badge.xfail{background:var(--xfail)}
 .lvl{font-size:11px;font-weight:600;border:1px solid var(--line);border-radius:4px;padding:0 4px;color:var(--muted)}
@@ -50,6 +52,7 @@ details{margin:6px 0;border:1px solid var(--line);border-radius:6px;background:#
 summary{cursor:pointer;padding:4px 8px;font-family:ui-monospace,monospace;font-size:12px}
 pre{margin:0;padding:8px;white-space:pre-wrap;word-break:break-all;max-height:360px;overflow:auto;border-top:1px solid var(--line);background:var(--bg)}
 .hidden{display:none}
+.fails{padding-left:18px;max-width:1100px}.fails li{margin:4px 0}.fails a{color:var(--fail);text-decoration:none}
 "#;
 
 const JS: &str = r#"
@@ -144,7 +147,7 @@ pub fn render(report: &Report) -> String {
          <div class=\"muted\">{} · <code>{}</code> · started {} · {:.1} s</div>\
          <div class=\"totals\">\
          <div class=\"total passed\"><b id=\"count-passed\">{}</b>passed</div>\
-         <div class=\"total failed\"><b id=\"count-failed\">{}</b>failed</div>\
+         <div class=\"total failed\"><b id=\"count-failed\">{}</b>failed{}</div>\
          <div class=\"total skipped\"><b id=\"count-skipped\">{}</b>skipped</div>\
          <div class=\"total\"><b id=\"count-total\">{}</b>checks</div></div>\
          <div class=\"bar\" title=\"passed / failed / skipped\"><span class=\"p\" style=\"width:{:.2}%\"></span>\
@@ -155,6 +158,10 @@ pub fn render(report: &Report) -> String {
         report.duration_ms as f64 / 1000.0,
         c.passed,
         c.failed,
+        match report.results.iter().filter(|r| r.expected_failure).count() {
+            0 => String::new(),
+            n => format!(" <span class=\"muted\">({n} known)</span>"),
+        },
         c.skipped,
         report.results.len(),
         pct(c.passed),
@@ -182,16 +189,45 @@ pub fn render(report: &Report) -> String {
         );
     }
     o.push_str("</header><main>");
-    o.push_str("<h2>By RFC section</h2><table class=\"sections\" id=\"sections\"><thead><tr><th>Section</th><th class=\"n\">Passed</th><th class=\"n\">Failed</th><th class=\"n\">Skipped</th></tr></thead><tbody>");
-    for (section, sc) in report.by_section() {
+    let failed: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Failed)
+        .collect();
+    if !failed.is_empty() {
+        o.push_str("<h2>Failures</h2><ul class=\"fails\" id=\"failures\">");
+        for r in failed {
+            let _ = write!(
+                o,
+                "<li><a href=\"#c-{0}\"><code>{0}</code></a> <span class=\"lvl\">{1}</span> {2}{3}<br><span class=\"muted\">{4}</span></li>",
+                esc(r.id),
+                r.level.as_str(),
+                esc(r.title),
+                if r.expected_failure { " <span class=\"badge xfail\">known</span>" } else { "" },
+                esc(&short(r.message.as_deref().unwrap_or(""), 160))
+            );
+        }
+        o.push_str("</ul>");
+    }
+    o.push_str("<h2>By RFC section</h2><table class=\"sections\" id=\"sections\"><thead><tr><th>Section</th><th>Topic</th><th class=\"n\">Passed</th><th class=\"n\">Failed</th><th class=\"n\">Skipped</th><th></th></tr></thead><tbody>");
+    let mut sections = report.by_section();
+    sections.sort_by_key(|(s, _)| section_key(s));
+    for (section, sc) in sections {
+        let n = (sc.passed + sc.failed + sc.skipped).max(1) as f64;
         let _ = write!(
             o,
-            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n{}\">{}</td><td class=\"n\">{}</td></tr>",
+            "<tr{}><td>{}</td><td class=\"muted\">{}</td><td class=\"n\">{}</td><td class=\"n{}\">{}</td><td class=\"n\">{}</td>\
+             <td><div class=\"mini\"><span class=\"p\" style=\"width:{:.1}%\"></span><span class=\"f\" style=\"width:{:.1}%\"></span><span class=\"s\" style=\"width:{:.1}%\"></span></div></td></tr>",
+            if sc.failed > 0 { " class=\"bad\"" } else { "" },
             esc(section),
+            esc(topic(section)),
             sc.passed,
             if sc.failed > 0 { " f" } else { "" },
             sc.failed,
-            sc.skipped
+            sc.skipped,
+            sc.passed as f64 * 100.0 / n,
+            sc.failed as f64 * 100.0 / n,
+            sc.skipped as f64 * 100.0 / n
         );
     }
     o.push_str("</tbody></table>");
@@ -257,4 +293,118 @@ pub fn render(report: &Report) -> String {
     o.push_str("</tbody></table></main>");
     let _ = write!(o, "<script>{JS}</script></body></html>");
     o
+}
+
+/// Orders sections by RFC number, then numerically by section.
+fn section_key(s: &str) -> (u32, Vec<u32>) {
+    let mut parts = s.trim_start_matches("RFC ").splitn(2, ' ');
+    let rfc = parts
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u32::MAX);
+    let sec = parts
+        .next()
+        .unwrap_or("")
+        .trim_start_matches('§')
+        .split('.')
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    (rfc, sec)
+}
+
+/// What a section is about (a short description, not the RFC's heading).
+fn topic(section: &str) -> &'static str {
+    match section {
+        "RFC 6750 §3" => "Bearer token challenge (WWW-Authenticate)",
+        "RFC 7232 §3.1" => "If-Match",
+        "RFC 7643 §2.1" => "Attribute names are case-insensitive",
+        "RFC 7643 §2.2" => "Attribute characteristics (returned)",
+        "RFC 7643 §2.3.1" => "String values",
+        "RFC 7643 §2.3.2" => "Boolean values",
+        "RFC 7643 §2.3.8" => "Complex attributes",
+        "RFC 7643 §2.4" => "Multi-valued attributes, primary",
+        "RFC 7643 §2.5" => "Unassigned and null values",
+        "RFC 7643 §3" => "Resources and schema extensions",
+        "RFC 7643 §3.1" => "Common attributes: id, externalId, meta",
+        "RFC 7643 §4.1" => "User resource",
+        "RFC 7643 §4.1.1" => "User singular attributes (userName, password)",
+        "RFC 7643 §4.1.2" => "User multi-valued attributes (groups)",
+        "RFC 7643 §4.2" => "Group resource",
+        "RFC 7643 §4.3" => "Enterprise User extension",
+        "RFC 7643 §5" => "ServiceProviderConfig",
+        "RFC 7643 §6" => "ResourceType",
+        "RFC 7643 §7" => "Schema definitions",
+        "RFC 7644 §2" => "Authentication",
+        "RFC 7644 §3.1" => "Media type application/scim+json",
+        "RFC 7644 §3.3" => "Creating resources (POST)",
+        "RFC 7644 §3.4.1" => "Retrieving a known resource",
+        "RFC 7644 §3.4.2" => "Querying: ListResponse",
+        "RFC 7644 §3.4.2.2" => "Filtering",
+        "RFC 7644 §3.4.2.3" => "Sorting",
+        "RFC 7644 §3.4.2.4" => "Index pagination",
+        "RFC 7644 §3.4.2.5" => "attributes / excludedAttributes on queries",
+        "RFC 7644 §3.4.3" => "Querying with POST /.search",
+        "RFC 7644 §3.5.1" => "Replacing with PUT",
+        "RFC 7644 §3.5.2" => "PATCH",
+        "RFC 7644 §3.5.2.1" => "PATCH add",
+        "RFC 7644 §3.5.2.2" => "PATCH remove",
+        "RFC 7644 §3.5.2.3" => "PATCH replace",
+        "RFC 7644 §3.6" => "Deleting resources",
+        "RFC 7644 §3.7" => "Bulk",
+        "RFC 7644 §3.7.1" => "Bulk: circular references",
+        "RFC 7644 §3.7.2" => "Bulk: bulkId references",
+        "RFC 7644 §3.7.3" => "Bulk: errors and failOnErrors",
+        "RFC 7644 §3.7.4" => "Bulk: limits",
+        "RFC 7644 §3.8" => "JSON, UTF-8, media types",
+        "RFC 7644 §3.9" => "attributes / excludedAttributes",
+        "RFC 7644 §3.10" => "Attribute notation, URN paths",
+        "RFC 7644 §3.12" => "Errors and status codes",
+        "RFC 7644 §3.14" => "ETags and preconditions",
+        "RFC 7644 §4" => "Discovery endpoints",
+        "RFC 9865 §2" => "Cursor pagination",
+        "RFC 9865 §2.2" => "Cursor pagination errors",
+        "RFC 9865 §3" => "Cursor pagination in ServiceProviderConfig",
+        _ => "",
+    }
+}
+
+fn short(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(n).collect();
+    format!("{cut}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+
+    #[test]
+    fn sections_sort_numerically() {
+        let mut v = vec![
+            "RFC 7644 §3.12",
+            "RFC 7644 §3.4.2.2",
+            "RFC 7643 §5",
+            "RFC 7644 §3.4.2",
+        ];
+        v.sort_by_key(|s| section_key(s));
+        assert_eq!(
+            v,
+            [
+                "RFC 7643 §5",
+                "RFC 7644 §3.4.2",
+                "RFC 7644 §3.4.2.2",
+                "RFC 7644 §3.12"
+            ]
+        );
+    }
 }

@@ -4,5 +4,6 @@
 
 mod broken;
 mod cli;
+mod html;
 mod own_server;
 mod support;
