@@ -417,43 +417,49 @@ impl Engine {
             }
             waves.last_mut().expect("a wave").push(e);
         }
-        let mut outcomes = Vec::new();
         'waves: for wave in waves {
-            let results: Vec<Result<Executed, ProvisionError>> =
+            // Each outcome is recorded as soon as it is known: a crash loses at most the
+            // changes in flight, which the next run looks up or repeats idempotently.
+            let results: Vec<Result<RunReport, ProvisionError>> =
                 futures::stream::iter(wave.into_iter().map(|e| {
                     let failures_in_row = failures_in_row.clone();
+                    let bar = bar.clone();
                     async move {
                         if failures_in_row.load(Ordering::SeqCst) >= self.apply.breaker {
-                            return Ok((
-                                e,
-                                Err(Fail::Retry {
-                                    outage: false,
-                                    message: "not attempted: the target is down".into(),
-                                }),
-                            ));
+                            let mut r = RunReport::default();
+                            r.pending += 1;
+                            self.state
+                                .finish(
+                                    e.seq,
+                                    "pending",
+                                    Some("not attempted: the target is failing"),
+                                    None,
+                                    None,
+                                )
+                                .await?;
+                            return Ok(r);
                         }
                         self.state.mark_running(e.seq).await?;
-                        let r = self.execute(target, &e, patch).await;
-                        match &r {
+                        let outcome = self.execute(target, &e, patch).await;
+                        match &outcome {
                             Err(Fail::Retry { outage: true, .. }) => {
                                 failures_in_row.fetch_add(1, Ordering::SeqCst);
                             }
                             Ok(_) => failures_in_row.store(0, Ordering::SeqCst),
                             _ => {}
                         }
-                        Ok((e, r))
+                        if let Some(b) = &bar {
+                            b.inc(1);
+                            b.set_message(e.label.clone());
+                        }
+                        self.record(target, &e, outcome).await
                     }
                 }))
                 .buffered(self.apply.concurrency.max(1))
                 .collect()
                 .await;
             for r in results {
-                let (e, outcome) = r?;
-                if let Some(b) = &bar {
-                    b.inc(1);
-                    b.set_message(e.label.clone());
-                }
-                outcomes.push((e, outcome));
+                report.merge(r?);
             }
             if failures_in_row.load(Ordering::SeqCst) >= self.apply.breaker {
                 report.stopped = true;
@@ -463,35 +469,42 @@ impl Engine {
         if let Some(b) = bar {
             b.finish_and_clear();
         }
-        for (e, outcome) in outcomes {
-            match outcome {
-                Ok(ok) => {
-                    self.state
-                        .finish(e.seq, "done", None, Some(&ok.result), None)
-                        .await?;
-                    report.done += 1;
-                    report.modifying_requests += ok.requests;
-                }
-                Err(Fail::Retry { message, outage }) => {
-                    let attempts =
-                        e.attempts + i64::from(outage || !message.starts_with("not attempted"));
-                    if attempts >= self.apply.max_attempts {
-                        self.dead(
-                            target,
-                            &e,
-                            &format!("gave up after {attempts} attempts: {message}"),
-                            &mut report,
-                        )
-                        .await?;
-                    } else {
-                        self.state
-                            .finish(e.seq, "pending", Some(&message), None, None)
-                            .await?;
-                        report.pending += 1;
-                    }
-                }
-                Err(Fail::Dead(message)) => self.dead(target, &e, &message, &mut report).await?,
+        Ok(report)
+    }
+
+    async fn record(
+        &self,
+        target: &Target,
+        e: &OutboxEntry,
+        outcome: Result<ExecOk, Fail>,
+    ) -> Result<RunReport, ProvisionError> {
+        let mut report = RunReport::default();
+        match outcome {
+            Ok(ok) => {
+                self.state
+                    .finish(e.seq, "done", None, Some(&ok.result), None)
+                    .await?;
+                report.done += 1;
+                report.modifying_requests += ok.requests;
             }
+            Err(Fail::Retry { message, .. }) => {
+                let attempts = e.attempts + 1;
+                if attempts >= self.apply.max_attempts {
+                    self.dead(
+                        target,
+                        e,
+                        &format!("gave up after {attempts} attempts: {message}"),
+                        &mut report,
+                    )
+                    .await?;
+                } else {
+                    self.state
+                        .finish(e.seq, "pending", Some(&message), None, None)
+                        .await?;
+                    report.pending += 1;
+                }
+            }
+            Err(Fail::Dead(message)) => self.dead(target, e, &message, &mut report).await?,
         }
         Ok(report)
     }
@@ -1058,8 +1071,6 @@ impl Engine {
             .map(|_| ())
     }
 }
-
-type Executed = (OutboxEntry, Result<ExecOk, Fail>);
 
 struct ExecOk {
     result: Value,

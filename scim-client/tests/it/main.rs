@@ -5,3 +5,4 @@ mod interop;
 mod mock;
 mod own_server;
 mod provision;
+mod provision_cli;

@@ -695,3 +695,232 @@ async fn a_target_failing_half_way_gets_every_pending_change_after_it_recovers()
     assert_target_matches(&read_target(&srv.client()).await, &rows, &leaver_refs);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A local SMTP sink on 127.0.0.1: accepts every message and keeps (recipients, data).
+pub async fn smtp_sink() -> (
+    u16,
+    Arc<std::sync::Mutex<Vec<(Vec<String>, String)>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mails = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let m2 = mails.clone();
+    let h = tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = l.accept().await else {
+                return;
+            };
+            let mails = m2.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut r = BufReader::new(r);
+                let _ = w.write_all(b"220 sink ESMTP\r\n").await;
+                let mut rcpt = Vec::new();
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let cmd = line.trim_end().to_ascii_uppercase();
+                    if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                        let _ = w.write_all(b"250 sink\r\n").await;
+                    } else if cmd.starts_with("RCPT TO:") {
+                        rcpt.push(
+                            line.trim_end()[8..]
+                                .trim()
+                                .trim_matches(['<', '>'])
+                                .to_string(),
+                        );
+                        let _ = w.write_all(b"250 OK\r\n").await;
+                    } else if cmd == "DATA" {
+                        let _ = w.write_all(b"354 go on\r\n").await;
+                        let mut data = String::new();
+                        loop {
+                            line.clear();
+                            if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == ".\r\n" || line == ".\n" {
+                                break;
+                            }
+                            data.push_str(&line);
+                        }
+                        mails
+                            .lock()
+                            .unwrap()
+                            .push((std::mem::take(&mut rcpt), data));
+                        let _ = w.write_all(b"250 queued\r\n").await;
+                    } else if cmd == "QUIT" {
+                        let _ = w.write_all(b"221 bye\r\n").await;
+                        return;
+                    } else {
+                        let _ = w.write_all(b"250 OK\r\n").await;
+                    }
+                }
+            });
+        }
+    });
+    (port, mails, h)
+}
+
+type Hooks = Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>>;
+
+/// A local webhook receiver on 127.0.0.1 that answers 503 to the first `fail_first` requests.
+pub async fn webhook_receiver(fail_first: usize) -> (String, Hooks, tokio::task::JoinHandle<()>) {
+    let got: Hooks = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::new(AtomicUsize::new(0));
+    let g2 = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let (got, seen) = (g2.clone(), seen.clone());
+                async move {
+                    if seen.fetch_add(1, Ordering::SeqCst) < fail_first {
+                        return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                    }
+                    got.lock().unwrap().push((headers, body.to_vec()));
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            },
+        ),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let h = tokio::spawn(async move {
+        axum::serve(l, app).await.unwrap();
+    });
+    (format!("http://{addr}/hook"), got, h)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_and_smtp_receive_joiner_and_leaver_events() {
+    use scim_client::provision::notify::{self, EmailConfig, WebhookConfig};
+    let srv = Srv::start().await;
+    let dir = temp_dir("notify");
+    let (hook_url, hooks, hook_task) = webhook_receiver(1).await;
+    let (smtp_port, mails, smtp_task) = smtp_sink().await;
+    let notify_cfg = NotifyConfig {
+        webhook: Some(WebhookConfig {
+            url: hook_url,
+            secret: Some("hook-secret".into()),
+            secret_env: None,
+            events: vec![],
+        }),
+        email: Some(
+            toml::from_str::<EmailConfig>(&format!(
+                "host = \"127.0.0.1\"\nport = {smtp_port}\nfrom = \"provisioning@example.com\"\nsecurity_to = \"security@example.com\"\njoiner_to = \"manager\"\n"
+            ))
+            .unwrap(),
+        ),
+    };
+    let eng = engine(&dir, notify_cfg).await;
+    let t = target(srv.client(), "own", &srv.base);
+    let rows: Vec<Row> = (1..=3).map(row).collect();
+    let (p1, r) = eng.sync(&t, &snapshot(&rows), false, false).await.unwrap();
+    let r = r.unwrap();
+    // The webhook answered 503 once: that event stays in the outbox...
+    assert_eq!(r.pending, 1, "{r:?}");
+    assert!(!r.ok());
+    // ... and is delivered by the next run, which has nothing else to do.
+    let r = eng.resume(&t).await.unwrap();
+    assert_eq!((r.done, r.pending), (1, 0), "{r:?}");
+    // A leaver.
+    let (p2, r) = eng
+        .sync(&t, &snapshot(&rows[..2]), false, false)
+        .await
+        .unwrap();
+    assert!(r.unwrap().ok());
+
+    let hooks = hooks.lock().unwrap().clone();
+    let mut events: Vec<(String, String, String)> = Vec::new();
+    for (h, body) in &hooks {
+        let ts: i64 = h["x-scim-timestamp"].to_str().unwrap().parse().unwrap();
+        assert_eq!(
+            h["x-scim-signature"].to_str().unwrap(),
+            notify::signature("hook-secret", ts, body),
+            "the signature verifies"
+        );
+        let v: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(h["x-scim-event"].to_str().unwrap(), v["event"]);
+        assert_eq!(v["target"], "own");
+        events.push((
+            v["event"].as_str().unwrap().into(),
+            v["person"]["key"].as_str().unwrap().into(),
+            v["plan_id"].as_str().unwrap().into(),
+        ));
+        if v["event"] == "joiner" && v["person"]["key"] == "E0002" {
+            assert_eq!(v["person"]["userName"], "user0002@example.com");
+            assert_eq!(v["person"]["manager_email"], "user0001@example.com");
+            assert!(
+                v["groups"].as_array().unwrap().contains(&json!("+leads")),
+                "{v}"
+            );
+        }
+        if v["event"] == "leaver" {
+            assert!(
+                v["changes"].to_string().contains("active: true → false"),
+                "{v}"
+            );
+            assert!(
+                v["why"].to_string().contains("no longer in the source"),
+                "{v}"
+            );
+        }
+    }
+    events.sort();
+    let (id1, id2) = (p1.plan.id.clone(), p2.plan.id.clone());
+    assert_eq!(
+        events,
+        vec![
+            ("joiner".into(), "E0001".into(), id1.clone()),
+            ("joiner".into(), "E0002".into(), id1.clone()),
+            ("joiner".into(), "E0003".into(), id1),
+            ("leaver".into(), "E0003".into(), id2),
+        ]
+    );
+    let mails = mails.lock().unwrap().clone();
+    assert_eq!(mails.len(), 4, "{mails:?}");
+    let to_of = |needle: &str| -> Vec<String> {
+        mails
+            .iter()
+            .find(|(_, d)| d.contains(needle))
+            .unwrap_or_else(|| panic!("no mail with {needle}: {mails:?}"))
+            .0
+            .clone()
+    };
+    // Joiners: the new account's details to the manager (the CEO has none: to security).
+    assert_eq!(
+        to_of("Subject: [own] Account created for Given2 Family2"),
+        ["user0001@example.com"]
+    );
+    assert_eq!(
+        to_of("Subject: [own] Account created for Given3 Family3"),
+        ["user0001@example.com"]
+    );
+    assert_eq!(
+        to_of("Subject: [own] Account created for Given1 Family1"),
+        ["security@example.com"]
+    );
+    // The leaver's revoked access to security.
+    assert_eq!(
+        to_of("Subject: [own] Access revoked for Given3 Family3"),
+        ["security@example.com"]
+    );
+    let leaver_mail = &mails
+        .iter()
+        .find(|(_, d)| d.contains("Access revoked"))
+        .unwrap()
+        .1;
+    assert!(
+        leaver_mail.contains("user0003@example.com"),
+        "{leaver_mail}"
+    );
+    assert!(leaver_mail.contains("-all-staff"), "{leaver_mail}");
+    hook_task.abort();
+    smtp_task.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+}
