@@ -193,13 +193,6 @@ pub fn checks() -> Vec<Check> {
                 ensure!(r.json.get("title").and_then(Value::as_str) == Some("Admiral"), "no \"title\": {}", r.text);
                 Ok(())
             }),
-        check!("user-schema-urn-case-insensitive", "RFC 7643 §2.1", Should, [],
-            "a schema URN in schemas is accepted in another case",
-            |cx| {
-                let name = cx.name("urncase");
-                let r = cx.post("/Users", json!({"schemas": [USER.to_uppercase()], "userName": name})).await?;
-                r.expect(201)
-            }),
         check!("user-null-unassigned", "RFC 7643 §2.5", Must, [],
             "an attribute sent as null is unassigned and not returned",
             |cx| {

@@ -6,4 +6,5 @@ mod broken;
 mod cli;
 mod html;
 mod own_server;
+mod scim2;
 mod support;
