@@ -32,9 +32,9 @@ use serde_json::{json, Value};
 const TOKEN: &str = "interop-secret";
 
 /// A running `scim2-server`, killed on drop. On a panic, its request log is printed.
-struct Scim2Server {
+pub(crate) struct Scim2Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     log: PathBuf,
     files: Vec<PathBuf>,
 }
@@ -42,7 +42,7 @@ struct Scim2Server {
 impl Scim2Server {
     /// Starts the server, or returns `None` (after saying so) when the test is to be skipped.
     /// `spc` replaces the default ServiceProviderConfig.
-    fn start(test: &str, spc: Option<Value>) -> Option<Scim2Server> {
+    pub(crate) fn start(test: &str, spc: Option<Value>) -> Option<Scim2Server> {
         let Some(python) = std::env::var_os("SCIM_INTEROP_PYTHON").filter(|p| !p.is_empty()) else {
             if std::env::var("CI").as_deref() == Ok("true") {
                 panic!(
@@ -151,7 +151,7 @@ impl Scim2Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         Client::builder(&self.base)
             .bearer_token(TOKEN)
             .timeout(Duration::from_secs(20))

@@ -536,8 +536,13 @@ pub async fn lifecycle_scenario(
     assert_target_matches(&seen, &active_rows, &["E0020", "E0021"]);
     assert!(!seen.contains_key("E1003"));
 
-    // 3. Nothing changed: no modifying request.
+    // 3. Nothing changed: no modifying request (counted by the server where it can, and seen
+    // in the target's versions, which any write changes).
     let before = writes.map(|w| w.load(Ordering::SeqCst));
+    let versions_before = scim_client::provision::plan::TargetSnapshot::read(verify)
+        .await
+        .unwrap()
+        .versions();
     let (planned, report) = eng.sync(t, &snapshot(&rows), false, false).await.unwrap();
     assert_eq!(
         planned.plan.modifying(),
@@ -554,6 +559,29 @@ pub async fn lifecycle_scenario(
             "a no-op run sent modifying requests"
         );
     }
+    let versions_after = scim_client::provision::plan::TargetSnapshot::read(verify)
+        .await
+        .unwrap()
+        .versions();
+    assert_eq!(
+        versions_before, versions_after,
+        "the no-op run changed the target"
+    );
+}
+
+/// The same scenario against a SCIM server written by someone else: scim2-server (Python).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_lifecycle_against_scim2_server() {
+    let Some(srv) = crate::interop::Scim2Server::start("provision", None) else {
+        return;
+    };
+    let dir = temp_dir("scim2-server");
+    let eng = engine(&dir, NotifyConfig::default()).await;
+    let t = target(srv.client(), "scim2-server", &srv.base);
+    lifecycle_scenario(&eng, &t, &srv.client(), None).await;
+    assert!(eng.state.pending("scim2-server").await.unwrap().is_empty());
+    assert!(eng.state.dead("scim2-server").await.unwrap().is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
