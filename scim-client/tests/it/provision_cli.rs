@@ -223,3 +223,93 @@ async fn an_apply_killed_with_sigkill_resumes_without_duplicates() {
     st.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_targets_from_a_config_file_and_one_failing_does_not_stop_the_others() {
+    let a = Srv::start().await;
+    let b = Srv::start().await;
+    let dir = temp_dir("targets");
+    std::fs::write(dir.join("mapping.toml"), MAPPING).unwrap();
+    std::fs::write(dir.join("token-b"), "tok\n").unwrap();
+    let rows: Vec<Row> = (1..=12).map(row).collect();
+    write_rows(&dir, "hr.csv", &rows);
+    std::fs::write(
+        dir.join("scim.toml"),
+        format!(
+            r#"
+state = "state.db"
+source = "hr.csv"
+
+[[targets]]
+name = "a"
+url = "{}"
+token_env = "SCIM_TEST_TOKEN_A"
+mapping = "mapping.toml"
+
+[[targets]]
+name = "down"
+url = "http://127.0.0.1:9/scim/v2"
+token_env = "SCIM_TEST_TOKEN_A"
+
+[[targets]]
+name = "b-engineering-only"
+url = "{}"
+token_file = "token-b"
+profile = "okta"
+mapping = "mapping.toml"
+scope = {{ department = "Engineering" }}
+"#,
+            a.base, b.base
+        ),
+    )
+    .unwrap();
+    let sync = |args: &'static [&'static str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_scim"));
+        c.args(args)
+            .current_dir(&dir)
+            .env("SCIM_CONFIG", dir.join("scim.toml"))
+            .env("SCIM_TEST_TOKEN_A", "tok")
+            .env_remove("SCIM_URL")
+            .env_remove("SCIM_TOKEN")
+            .env_remove("SCIM_STATE")
+            .env_remove("SCIM_MAPPING");
+        async move {
+            tokio::task::spawn_blocking(move || c.output().unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    let o = sync(&["sync"]).await;
+    // The target that is down fails the command (exit 1) and is named; the others are done.
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("down: target down"), "{err}");
+    let seen_a = read_target(&a.client()).await;
+    assert_target_matches(&seen_a, &rows, &[]);
+    let seen_b = read_target(&b.client()).await;
+    let eng: Vec<Row> = rows
+        .iter()
+        .filter(|r| r.dept == "Engineering")
+        .cloned()
+        .collect();
+    assert_eq!(seen_b.len(), eng.len());
+    for r in &eng {
+        assert!(seen_b[&r.ext].active);
+    }
+    // Only the working targets again: a no-op, exit 0.
+    let o = sync(&["sync", "--target", "a", "--target", "b-engineering-only"]).await;
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        out.matches("No changes: the target matches the source.")
+            .count(),
+        2,
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
