@@ -296,7 +296,7 @@ pub fn render(report: &Report) -> String {
 }
 
 /// Orders sections by RFC number, then numerically by section.
-fn section_key(s: &str) -> (u32, Vec<u32>) {
+pub(crate) fn section_key(s: &str) -> (u32, Vec<u32>) {
     let mut parts = s.trim_start_matches("RFC ").splitn(2, ' ');
     let rfc = parts
         .next()

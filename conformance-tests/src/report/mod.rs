@@ -68,7 +68,9 @@ pub fn terminal(report: &Report, verbose: bool) -> String {
         );
     }
     let _ = writeln!(out, "\nBy section:");
-    for (section, c) in report.by_section() {
+    let mut sections = report.by_section();
+    sections.sort_by_key(|(s, _)| html::section_key(s));
+    for (section, c) in sections {
         let _ = writeln!(
             out,
             "  {section:<22} {:>4} passed {:>4} failed {:>4} skipped",
