@@ -78,9 +78,11 @@ ids_of "http://$OURS/scim/v2" "$W/ids-ours"
 lua() { # name method path-template body-template
   cat >"$W/$1.lua" <<LUAEOF
 local ids, n, counter = {}, 0, 0
+init = function(args) math.randomseed(os.time() * 100 + (thread_id or 0)) end
 for line in io.lines("IDS") do n = n + 1; ids[n] = line end
-local tid = 0
-setup = function(thread) tid = tid + 1; thread:set("tid", tid) end
+local started = 0
+-- `thread_id` is a global of each thread's own Lua state, set from the main state.
+setup = function(thread) started = started + 1; thread:set("thread_id", started) end
 wrk.method = "$2"
 wrk.headers["Authorization"] = "Bearer $TOK"
 wrk.headers["Content-Type"] = "application/scim+json"
@@ -89,7 +91,7 @@ request = function()
   local i = math.random(0, $USERS - 1)
   local id = ids[math.random(1, n)]
   local function fill(t)
-    return (t:gsub("{i}", tostring(i)):gsub("{id}", id):gsub("{tid}", tostring(tid or 0)):gsub("{n}", tostring(counter)))
+    return (t:gsub("{i}", tostring(i)):gsub("{id}", id):gsub("{tid}", tostring(thread_id or 0)):gsub("{n}", tostring(counter)))
   end
   local path = fill([[$3]])
   local body = fill([[$4]])

@@ -7,6 +7,11 @@
 use clap::Parser;
 use scim_server::config::{build, Cli};
 
+// Rendering SCIM JSON allocates many small maps and strings: mimalloc serves them markedly
+// faster than the system allocator (see docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();

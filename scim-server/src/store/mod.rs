@@ -5,6 +5,7 @@
 //! indexed table: adding or removing one member costs the same whatever the group's size, and
 //! reading a group with `excludedAttributes=members` never touches member rows.
 
+mod group_commit;
 pub mod index;
 pub mod sql;
 mod sqlx_store;

@@ -5,9 +5,9 @@
 //! are embedded per backend (`migrations/sqlite`, `migrations/postgres`) and applied on start.
 //!
 //! SQLite runs in WAL mode with one writer connection (SQLite allows one writer at a time; a
-//! single writer avoids lock-upgrade failures) and several readers, with `synchronous = FULL`:
-//! a write is acknowledged only after its commit is on disk (a power loss loses nothing
-//! acknowledged).
+//! single writer avoids lock-upgrade failures) and several readers. A write is acknowledged only
+//! after its commit is on disk (a power loss loses nothing acknowledged), and concurrent writes
+//! share the flush: see [`super::group_commit`].
 //!
 //! Lookups seek the attribute-value index (`scim_index`, see [`super::index`]), which every
 //! write maintains in its own transaction; `totalResults` of an unfiltered list comes from
@@ -52,6 +52,8 @@ pub struct SqlStore {
     dialect: Dialect,
     read: AnyPool,
     write: AnyPool,
+    /// SQLite on a file: the WAL flusher every write waits for (group commit).
+    wal: Option<super::group_commit::WalSync>,
 }
 
 fn bind_all<'q>(
@@ -89,8 +91,9 @@ impl SqlStore {
                             use sqlx::Executor;
                             conn.execute("PRAGMA busy_timeout = 10000").await?;
                             conn.execute("PRAGMA foreign_keys = ON").await?;
-                            // Durable: acknowledged writes survive a power loss.
-                            conn.execute("PRAGMA synchronous = FULL").await?;
+                            // Commits do not flush; writers wait for the shared WAL flush
+                            // (group commit) before they answer. See `group_commit`.
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
                             Ok(())
                         })
                     });
@@ -117,10 +120,22 @@ impl SqlStore {
             } else {
                 opts(4).connect(&url).await?
             };
+            let wal = if memory {
+                None
+            } else {
+                let row = sqlx::query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                    .fetch_one(&write)
+                    .await?;
+                let file: String = row.try_get("file")?;
+                Some(super::group_commit::WalSync::start(
+                    format!("{file}-wal").into(),
+                ))
+            };
             let store = SqlStore {
                 dialect: Dialect::Sqlite,
                 read,
                 write,
+                wal,
             };
             store.fill_index().await?;
             Ok(store)
@@ -148,6 +163,7 @@ impl SqlStore {
                 dialect: Dialect::Postgres,
                 read: pool.clone(),
                 write: pool,
+                wal: None,
             };
             store.fill_index().await?;
             Ok(store)
@@ -156,6 +172,15 @@ impl SqlStore {
                 "unsupported database URL {:?}: use sqlite://PATH, sqlite::memory: or postgres://…",
                 url.split('@').next_back().unwrap_or("")
             )))
+        }
+    }
+
+    /// Waits until every committed write is on disk (SQLite on a file: the shared WAL flush;
+    /// PostgreSQL and in-memory SQLite: at once, the commit was enough or nothing persists).
+    async fn durable(&self) -> Result<(), StoreError> {
+        match &self.wal {
+            Some(w) => w.durable().await,
+            None => Ok(()),
         }
     }
 
@@ -476,6 +501,7 @@ impl SqlStore {
             }
         }
         tx.commit().await?;
+        self.durable().await?;
         Ok(())
     }
 
@@ -794,6 +820,7 @@ impl Store for SqlStore {
             stored = s;
         }
         tx.commit().await?;
+        self.durable().await?;
         Ok(stored)
     }
 
@@ -925,6 +952,7 @@ impl Store for SqlStore {
         self.load_extras(&mut tx, tenant, ctx, &mut items, load)
             .await?;
         tx.commit().await?;
+        self.durable().await?;
         let [s] = items;
         Ok((before, s))
     }
@@ -987,6 +1015,7 @@ impl Store for SqlStore {
         self.count_change(&mut tx, tenant, &ctx.resource_type.name, -1)
             .await?;
         tx.commit().await?;
+        self.durable().await?;
         Ok(())
     }
 
@@ -1075,6 +1104,7 @@ impl Store for SqlStore {
         bind_all(sqlx::query(&sql), &p.values)
             .execute(&self.write)
             .await?;
+        self.durable().await?;
         Ok(())
     }
 
