@@ -249,7 +249,8 @@ pub struct Report {
     pub started: String,
     /// Wall time of the run in milliseconds.
     pub duration_ms: u64,
-    /// The features as advertised by the server.
+    /// The features as advertised by the server (in JSON: an object of booleans).
+    #[serde(serialize_with = "features_map")]
     pub features: Vec<(Feature, bool)>,
     /// Totals.
     pub counts: Counts,
@@ -293,4 +294,13 @@ impl Report {
         }
         out
     }
+}
+
+fn features_map<S: serde::Serializer>(v: &[(Feature, bool)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(v.len()))?;
+    for (f, on) in v {
+        m.serialize_entry(f.as_str(), on)?;
+    }
+    m.end()
 }

@@ -5,6 +5,7 @@
 mod broken;
 mod cli;
 mod html;
+mod interrupt;
 mod own_server;
 mod scim2;
 mod support;
