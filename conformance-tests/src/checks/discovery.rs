@@ -251,7 +251,7 @@ pub fn checks() -> Vec<Check> {
                 let r = cx.get_q("/ResourceTypes", &[("filter", "name eq \"User\"")]).await?;
                 r.expect(403)
             }),
-        check!("auth-missing-401", "RFC 7644 §2", Must, [],
+        check!("auth-missing-401", "RFC 7644 §3.12", Must, [],
             "a request without credentials is refused with 401",
             |cx| {
                 if cx.shared.target.token.is_none() {
@@ -260,7 +260,7 @@ pub fn checks() -> Vec<Check> {
                 let r = cx.req(reqwest::Method::GET, "/Users").no_auth().send().await?;
                 r.expect(401)
             }),
-        check!("auth-wrong-token-401", "RFC 7644 §2", Must, [],
+        check!("auth-wrong-token-401", "RFC 7644 §3.12", Must, [],
             "a request with a wrong bearer token is refused with 401",
             |cx| {
                 if cx.shared.target.token.is_none() {

@@ -32,8 +32,8 @@ async fn ctrl_c_deletes_the_test_data() {
                         && c.fetch_add(1, Ordering::SeqCst) + 1 == 12
                     {
                         if let Some(pid) = p.get() {
-                            let _ = std::process::Command::new("kill")
-                                .args(["-INT", &pid.to_string()])
+                            let _ = std::process::Command::new("sh")
+                                .args(["-c", &format!("kill -INT {pid}")])
                                 .status();
                         }
                     }
