@@ -95,7 +95,8 @@ enum Output {
 enum Cmd {
     /// Show what would change (and optionally save the plan for `scim apply`).
     Plan {
-        /// HR export (.csv, .jsonl).
+        /// HR export (.csv, .jsonl), or the URL of a SCIM server whose users are the source
+        /// (token in SCIM_SOURCE_TOKEN).
         #[arg(long, short)]
         source: Option<PathBuf>,
         /// Save the plan (JSON) to this file.
@@ -115,7 +116,8 @@ enum Cmd {
     },
     /// Plan and apply at once, without a prompt (the safety gates protect it).
     Sync {
-        /// HR export (.csv, .jsonl).
+        /// HR export (.csv, .jsonl), or the URL of a SCIM server whose users are the source
+        /// (token in SCIM_SOURCE_TOKEN).
         #[arg(long, short)]
         source: Option<PathBuf>,
         /// Proceed although safety gates tripped.
@@ -133,7 +135,8 @@ enum Cmd {
     Explain {
         /// The person's key (externalId), userName or e-mail.
         person: String,
-        /// HR export (.csv, .jsonl).
+        /// HR export (.csv, .jsonl), or the URL of a SCIM server whose users are the source
+        /// (token in SCIM_SOURCE_TOKEN).
         #[arg(long, short)]
         source: Option<PathBuf>,
     },
@@ -336,7 +339,9 @@ async fn setup(g: &Global, need_targets: bool) -> Result<Setup, Fail> {
     })
 }
 
-fn read_source(given: Option<&Path>, s: &Setup) -> Result<source::Snapshot, Fail> {
+/// The source: a file (`.csv`, `.jsonl`), or a SCIM server's users when it is a URL (token in
+/// `SCIM_SOURCE_TOKEN`).
+async fn read_source(given: Option<&Path>, s: &Setup) -> Result<source::Snapshot, Fail> {
     let path = given
         .map(Path::to_path_buf)
         .or_else(|| s.default_source.clone())
@@ -346,6 +351,12 @@ fn read_source(given: Option<&Path>, s: &Setup) -> Result<source::Snapshot, Fail
                     .into(),
             )
         })?;
+    let text = path.to_string_lossy();
+    if text.starts_with("http://") || text.starts_with("https://") {
+        let token = std::env::var("SCIM_SOURCE_TOKEN").ok();
+        let c = config::client(&text, token.as_deref(), None, None, None)?;
+        return Ok(source::read_scim(&c).await?);
+    }
     Ok(source::open(&path)?.read()?)
 }
 
@@ -392,7 +403,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         Cmd::Completions { .. } => Ok(()),
         Cmd::Plan { source, out } => {
             let s = setup(g, true).await?;
-            let snap = read_source(source.as_deref(), &s)?;
+            let snap = read_source(source.as_deref(), &s).await?;
             let mut plans = Vec::new();
             let mut errors = Vec::new();
             for t in &s.targets {
@@ -522,7 +533,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             dry_run,
         } => {
             let s = setup(g, true).await?;
-            let snap = read_source(source.as_deref(), &s)?;
+            let snap = read_source(source.as_deref(), &s).await?;
             let mut reports = Vec::new();
             let mut refused = Vec::new();
             let mut errors = Vec::new();
@@ -624,7 +635,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         }
         Cmd::Explain { person, source } => {
             let s = setup(g, true).await?;
-            let snap = read_source(source.as_deref(), &s)?;
+            let snap = read_source(source.as_deref(), &s).await?;
             let mut out = Vec::new();
             for t in &s.targets {
                 let today = g.today.unwrap_or_else(|| Engine::today(&t.mapping));

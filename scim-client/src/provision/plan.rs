@@ -1906,4 +1906,93 @@ mod tests {
             && d.action == "reported"));
         assert_eq!(p.changes[0].why, ["no longer in the source"]);
     }
+
+    #[test]
+    fn grace_period_deletes_and_inactive_future_joiners() {
+        let m = Mapping::parse(
+            "[settings]\nfuture_joiners = \"inactive\"\n[[rules]]\nname = \"all\"\ngroups = [\"staff\"]\n",
+        )
+        .unwrap();
+        let d = desired(
+            "externalId,userName,startDate\nE1,ada,2026-07-01\nE2,bob,2020-01-01\n",
+            &m,
+        );
+        let target = TargetSnapshot {
+            users: vec![
+                obj(json!({"id": "u3", "externalId": "E3", "userName": "cy", "active": false})),
+                obj(json!({"id": "u4", "externalId": "E4", "userName": "dee", "active": false})),
+            ],
+            groups: vec![],
+        };
+        let days_ago = |n: i64| Some(chrono::Utc::now() - chrono::Duration::days(n));
+        let links = vec![
+            Link {
+                kind: "user".into(),
+                key: "E3".into(),
+                id: "u3".into(),
+                applied: None,
+                deactivated_at: days_ago(40),
+            },
+            Link {
+                kind: "user".into(),
+                key: "E4".into(),
+                id: "u4".into(),
+                applied: None,
+                deactivated_at: days_ago(10),
+            },
+        ];
+        let mut options = PlanOptions::new("t", "http://x");
+        options.delete_after_days = Some(30);
+        let p = build(PlanInput {
+            desired: &d,
+            mapping: &m,
+            target: &target,
+            links: &links,
+            options: &options,
+            source: SourceInfo {
+                origin: "t".into(),
+                hash: "h".repeat(64),
+                rows: d.rows,
+            },
+            now: chrono::Utc::now(),
+        });
+        let kinds: Vec<(&str, &str)> = p
+            .changes
+            .iter()
+            .map(|c| {
+                (
+                    c.kind.as_str(),
+                    c.person
+                        .as_deref()
+                        .or(c.group.as_deref())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        // E3 was deactivated 40 days ago: deleted; E4 only 10 days ago: left alone. The future
+        // joiner E1 is created inactive and gets no groups before the start date.
+        assert_eq!(
+            kinds,
+            [
+                ("delete_user", "E3"),
+                ("create_group", "staff"),
+                ("create_user", "E1"),
+                ("create_user", "E2"),
+                ("add_members", "staff")
+            ]
+        );
+        assert_eq!(p.changes[2].body["active"], false);
+        assert_eq!(
+            p.changes[4]
+                .members
+                .iter()
+                .map(|m| m.key.as_str())
+                .collect::<Vec<_>>(),
+            ["E2"]
+        );
+        assert!(p.changes[0]
+            .why
+            .iter()
+            .any(|w| w.contains("more than 30 days")));
+    }
 }

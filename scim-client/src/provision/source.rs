@@ -255,6 +255,17 @@ pub fn open(path: &Path) -> Result<Box<dyn Source>, ProvisionError> {
     }
 }
 
+/// Reads every user of a SCIM server as a source snapshot (see [`snapshot_from_scim_users`]).
+pub async fn read_scim(client: &crate::Client) -> Result<Snapshot, ProvisionError> {
+    use futures::TryStreamExt;
+    let users: Vec<Value> = client
+        .list_all("Users", crate::ListQuery::new())
+        .try_collect()
+        .await
+        .map_err(|e| ProvisionError::Source(format!("{}: {e}", client.base_url())))?;
+    Ok(snapshot_from_scim_users(&users, client.base_url()))
+}
+
 /// Users read from a SCIM server (ours or any) become rows whose columns are SCIM paths, so
 /// another service can be the source of truth with no mapping file. `manager` holds the
 /// manager's `externalId` (resolved from the manager's id within the same listing).

@@ -952,3 +952,46 @@ async fn webhook_and_smtp_receive_joiner_and_leaver_events() {
     smtp_task.abort();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A SCIM server can be the source: the users of one server are provisioned into another with
+/// no mapping file (the columns are SCIM paths; managers resolved by externalId).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scim_server_as_the_source() {
+    let a = Srv::start().await;
+    let b = Srv::start().await;
+    let dir = temp_dir("scim-source");
+    let eng = engine(&dir, NotifyConfig::default()).await;
+    let rows: Vec<Row> = (1..=20).map(row).collect();
+    let (_, r) = eng
+        .sync(
+            &target(a.client(), "a", &a.base),
+            &snapshot(&rows),
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.unwrap().ok());
+    let snap = scim_client::provision::source::read_scim(&a.client())
+        .await
+        .unwrap();
+    assert_eq!(snap.records.len(), 20);
+    let mut tb = target(b.client(), "b", &b.base);
+    tb.mapping = Mapping::default();
+    let (p, r) = eng.sync(&tb, &snap, false, false).await.unwrap();
+    assert!(r.unwrap().ok());
+    assert_eq!(p.plan.count(ChangeKind::CreateUser), 20);
+    let sa = read_target(&a.client()).await;
+    let sb = read_target(&b.client()).await;
+    for (k, x) in &sa {
+        let y = &sb[k];
+        assert_eq!(
+            (&x.user, &x.title, &x.dept, &x.family, &x.manager, x.active),
+            (&y.user, &y.title, &y.dept, &y.family, &y.manager, y.active),
+            "{k}"
+        );
+        // Groups travel as the `groups` column.
+        assert_eq!(x.groups, y.groups, "{k}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
