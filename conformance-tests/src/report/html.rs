@@ -79,7 +79,27 @@ const JS: &str = r#"
 })();
 "#;
 
-fn exchange(out: &mut String, i: usize, ex: &Exchange) {
+/// Percent-decodes a URL for display (the exact URL is shown below it).
+fn decoded(url: &str) -> String {
+    let b = url.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn exchange(out: &mut String, i: usize, last: bool, ex: &Exchange) {
     let status = if ex.error.is_some() {
         "no response".to_string()
     } else {
@@ -88,10 +108,10 @@ fn exchange(out: &mut String, i: usize, ex: &Exchange) {
     let _ = write!(
         out,
         "<details{}><summary>{}. {} {} → {}</summary><pre>",
-        if i == 0 { " open" } else { "" },
+        if last { " open" } else { "" },
         i + 1,
         esc(&ex.method),
-        esc(&ex.url),
+        esc(&decoded(&ex.url)),
         esc(&status)
     );
     let mut text = format!("{} {}\n", ex.method, ex.url);
@@ -283,8 +303,9 @@ pub fn render(report: &Report) -> String {
                     esc(r.id),
                     esc(r.message.as_deref().unwrap_or(""))
                 );
+                let n = r.exchanges.len();
                 for (i, ex) in r.exchanges.iter().enumerate() {
-                    exchange(&mut o, i, ex);
+                    exchange(&mut o, i, i + 1 == n, ex);
                 }
                 o.push_str("</td></tr>");
             }
@@ -379,6 +400,14 @@ fn short(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decodes_urls_for_display() {
+        assert_eq!(
+            decoded("/Users?filter=userName%20eq%20%22a%22&x=%zz%4"),
+            "/Users?filter=userName eq \"a\"&x=%zz%4"
+        );
+    }
 
     #[test]
     fn escapes_markup() {
