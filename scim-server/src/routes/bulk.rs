@@ -187,7 +187,9 @@ pub async fn bulk(
                 continue;
             }
             progressed = true;
-            let res = run_one(&inner, &passthrough, op, &resolved).await;
+            // The operation commits; its flush is shared with the others (below).
+            let res =
+                crate::store::defer_durability(run_one(&inner, &passthrough, op, &resolved)).await;
             if let (Some(b), Some(id)) = (
                 &op.bulk_id,
                 res.location.as_deref().and_then(|l| l.rsplit('/').next()),
@@ -220,6 +222,8 @@ pub async fn bulk(
             break;
         }
     }
+    // Nothing is acknowledged before every committed operation is durable.
+    state.store().sync().await?;
     // Results in request order, for the operations that ran (RFC 7644 §3.7.3).
     let ops: Vec<BulkOperationResponse> = results.into_iter().flatten().collect();
     Ok(scim_json(StatusCode::OK, &BulkResponse::new(ops)))

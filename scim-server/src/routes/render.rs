@@ -35,21 +35,21 @@ pub fn etag(version: i64) -> String {
 
 /// Renders a stored resource with `id`, derived `members` / `groups`, and `meta`.
 pub fn render(ctx: &Context<'_>, base: &str, s: &StoredResource) -> JsonMap {
+    render_owned(ctx, base, s.clone())
+}
+
+/// [`render`], consuming the stored resource (no copy of its data: what list pages use).
+pub fn render_owned(ctx: &Context<'_>, base: &str, s: StoredResource) -> JsonMap {
     let rt = ctx.resource_type;
-    let mut out = JsonMap::with_capacity(s.data.len() + 4);
+    let mut data = s.data;
+    let mut out = JsonMap::with_capacity(data.len() + 4);
     out.insert(
         "schemas".into(),
-        s.data
-            .get("schemas")
-            .cloned()
+        data.shift_remove("schemas")
             .unwrap_or_else(|| json!([rt.schema])),
     );
     out.insert("id".into(), Value::String(s.id.clone()));
-    for (k, v) in &s.data {
-        if k != "schemas" {
-            out.insert(k.clone(), v.clone());
-        }
-    }
+    out.extend(data);
     if let Some(members) = s.members.as_ref().filter(|m| !m.is_empty()) {
         let list: Vec<Value> = members
             .iter()

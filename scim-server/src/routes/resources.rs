@@ -19,7 +19,7 @@ use scim_core::{
 use serde_json::Value;
 
 use super::body::read_json;
-use super::render::{base_url, etag, render};
+use super::render::{base_url, etag, render, render_owned};
 use crate::auth::Principal;
 use crate::cursor::{Cursor, CursorError};
 use crate::error::{scim_json, ApiError, ApiResult};
@@ -288,8 +288,10 @@ pub async fn search_root(
         let (items, n) = state.store().query(&p.tenant, &ctx, &q).await?;
         total += n;
         skip = skip.saturating_sub(n);
-        for s in &items {
-            out.push(Value::Object(proj.apply(&render(&ctx, &base, s), &ctx)));
+        for s in items {
+            out.push(Value::Object(
+                proj.apply(&render_owned(&ctx, &base, s), &ctx),
+            ));
         }
     }
     Ok(scim_json(
@@ -397,8 +399,8 @@ async fn run_search(
             next.encode(state.cursor_key(), settings.cursor_ttl_secs)
         });
         let resources: Vec<Value> = items
-            .iter()
-            .map(|s| Value::Object(proj.apply(&render(ctx, &base, s), ctx)))
+            .into_iter()
+            .map(|s| Value::Object(proj.apply(&render_owned(ctx, &base, s), ctx)))
             .collect();
         let list = ListResponse::new(resources, total, 1).with_cursors(next, None);
         return Ok(scim_json(StatusCode::OK, &list));
@@ -418,8 +420,8 @@ async fn run_search(
     };
     let (items, total) = state.store().query(&p.tenant, ctx, &q).await?;
     let resources: Vec<Value> = items
-        .iter()
-        .map(|s| Value::Object(proj.apply(&render(ctx, &base, s), ctx)))
+        .into_iter()
+        .map(|s| Value::Object(proj.apply(&render_owned(ctx, &base, s), ctx)))
         .collect();
     Ok(scim_json(
         StatusCode::OK,
@@ -458,10 +460,11 @@ pub async fn get_one(
         }
     }
     let base = base_url(&state, &headers);
-    let body = proj.apply(&render(&ctx, &base, &stored), &ctx);
+    let version = stored.version;
+    let body = proj.apply(&render_owned(&ctx, &base, stored), &ctx);
     Ok(with_headers(
         scim_json(StatusCode::OK, &body),
-        stored.version,
+        version,
         None,
     ))
 }

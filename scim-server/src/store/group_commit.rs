@@ -11,6 +11,9 @@
 //! power loss exactly as with `synchronous = FULL`; concurrent writes share the flush.
 //!
 //! Each write stays its own transaction, so a failing write never affects another.
+//!
+//! A request made of many writes (`/Bulk`) runs them under [`defer_durability`] and waits once,
+//! with [`super::Store::sync`], before it answers: its operations share one flush too.
 
 use std::path::PathBuf;
 
@@ -19,6 +22,21 @@ use tokio::sync::{mpsc, oneshot};
 use super::StoreError;
 
 type Waiter = oneshot::Sender<Result<(), String>>;
+
+tokio::task_local! {
+    static DEFERRED: ();
+}
+
+/// Runs `f` with durability waits deferred: writes inside it return once committed, and the
+/// caller must call [`super::Store::sync`] before it acknowledges any of them.
+pub async fn defer_durability<F: std::future::Future>(f: F) -> F::Output {
+    DEFERRED.scope((), f).await
+}
+
+/// True inside [`defer_durability`].
+pub fn is_deferred() -> bool {
+    DEFERRED.try_with(|_| ()).is_ok()
+}
 
 /// The flusher of one SQLite database's write-ahead log.
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 //! reading a group with `excludedAttributes=members` never touches member rows.
 
 mod group_commit;
+pub use group_commit::defer_durability;
 pub mod index;
 pub mod sql;
 mod sqlx_store;
@@ -242,4 +243,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// True when no token exists at all (first start).
     async fn has_tokens(&self) -> Result<bool, StoreError>;
+
+    /// Waits until every write committed so far is durable. Writes are durable when they
+    /// return, except inside [`defer_durability`], whose caller calls this before answering.
+    async fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

@@ -179,6 +179,7 @@ impl SqlStore {
     /// PostgreSQL and in-memory SQLite: at once, the commit was enough or nothing persists).
     async fn durable(&self) -> Result<(), StoreError> {
         match &self.wal {
+            Some(_) if super::group_commit::is_deferred() => Ok(()),
             Some(w) => w.durable().await,
             None => Ok(()),
         }
@@ -1106,6 +1107,13 @@ impl Store for SqlStore {
             .await?;
         self.durable().await?;
         Ok(())
+    }
+
+    async fn sync(&self) -> Result<(), StoreError> {
+        match &self.wal {
+            Some(w) => w.durable().await,
+            None => Ok(()),
+        }
     }
 
     async fn has_tokens(&self) -> Result<bool, StoreError> {
