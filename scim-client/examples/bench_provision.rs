@@ -40,11 +40,19 @@ groups = ["sales"]
 "#;
 
 fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
+}
+
+fn status_mib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
@@ -68,9 +76,17 @@ fn main() {
 
 async fn serve(db: &str) {
     let store = Arc::new(
-        scim_server::SqlStore::connect(&format!("sqlite://{db}"))
-            .await
-            .unwrap(),
+        // In memory: the benchmark measures planning, not the server's disk writes.
+        scim_server::SqlStore::connect(
+            if db == "memory" {
+                "sqlite::memory:".to_string()
+            } else {
+                format!("sqlite://{db}")
+            }
+            .as_str(),
+        )
+        .await
+        .unwrap(),
     );
     let auth = Arc::new(scim_server::TokenAuthenticator::new(
         &[("bench".into(), "default".into())],
@@ -107,7 +123,11 @@ async fn bench(n: usize) {
     let db = dir.join("target.db");
     let mut child = Command::new(std::env::current_exe().unwrap())
         .arg("serve")
-        .arg(&db)
+        .arg(if std::env::var_os("BENCH_SQLITE_FILE").is_some() {
+            db.as_os_str()
+        } else {
+            std::ffi::OsStr::new("memory")
+        })
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -169,6 +189,7 @@ async fn bench(n: usize) {
     let t = Instant::now();
     let snap = source::open(&csv_path).unwrap().read().unwrap();
     let read_source = t.elapsed();
+    eprintln!("after reading the source: RSS {:.0} MiB", rss_mib());
     let target = Target {
         client: client.clone(),
         options: PlanOptions::new("bench", &base),
@@ -184,9 +205,15 @@ async fn bench(n: usize) {
         Engine::today(&target.mapping),
     );
     let build_desired = t.elapsed();
+    eprintln!("after the desired state: RSS {:.0} MiB", rss_mib());
     let t = Instant::now();
     let current = plan::TargetSnapshot::read(&client).await.unwrap();
     let read_target = t.elapsed();
+    eprintln!(
+        "after reading the target: RSS {:.0} MiB, peak {:.0} MiB",
+        rss_mib(),
+        peak_rss_mib()
+    );
     let t = Instant::now();
     let links = engine.state.links("bench").await.unwrap();
     let p = plan::build(plan::PlanInput {
@@ -203,6 +230,11 @@ async fn bench(n: usize) {
         now: chrono::Utc::now(),
     });
     let build_plan = t.elapsed();
+    eprintln!(
+        "after planning: RSS {:.0} MiB, peak {:.0} MiB",
+        rss_mib(),
+        peak_rss_mib()
+    );
     let t = Instant::now();
     let table = plan::render_table(&p);
     let json = serde_json::to_string(&p).unwrap();

@@ -182,7 +182,8 @@ impl Engine {
         today: Option<NaiveDate>,
     ) -> Result<Planned, ProvisionError> {
         let today = today.unwrap_or_else(|| Engine::today(&target.mapping));
-        let desired = Desired::build(snapshot, &target.mapping, today);
+        let scope: Vec<String> = target.options.scope.keys().cloned().collect();
+        let desired = Desired::build_keeping(snapshot, &target.mapping, today, &scope);
         let current = TargetSnapshot::read(&target.client)
             .await
             .map_err(|error| ProvisionError::Target {

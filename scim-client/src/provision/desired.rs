@@ -6,7 +6,7 @@
 //! make a row unusable (a bad date, a boolean that is not one) are collected with the row number
 //! and key instead of stopping at the first.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use scim_core::filter::{CompValue, CompareOp, Filter};
@@ -129,6 +129,16 @@ pub fn set_path(
     ctx: &Context<'_>,
 ) -> Result<(), String> {
     let pp = PatchPath::parse(path).map_err(|e| e.detail)?;
+    set_parsed(user, &pp, raw, ctx)
+}
+
+/// [`set_path`] with the path parsed once.
+pub fn set_parsed(
+    user: &mut JsonMap,
+    pp: &PatchPath,
+    raw: &str,
+    ctx: &Context<'_>,
+) -> Result<(), String> {
     let r = ctx
         .resolve_attr(&pp.attr)
         .ok_or_else(|| format!("no User attribute {}", pp.attr))?;
@@ -351,6 +361,17 @@ pub struct Desired {
 impl Desired {
     /// Builds the desired state of `snapshot` under `mapping` on `today`.
     pub fn build(snapshot: &Snapshot, mapping: &Mapping, today: NaiveDate) -> Desired {
+        Desired::build_keeping(snapshot, mapping, today, &[])
+    }
+
+    /// [`Desired::build`], keeping these facts of each person (besides those the rules test)
+    /// for a target's scope.
+    pub fn build_keeping(
+        snapshot: &Snapshot,
+        mapping: &Mapping,
+        today: NaiveDate,
+        keep_facts: &[String],
+    ) -> Desired {
         let ctx = Context::user();
         let tz = mapping.timezone().unwrap_or(chrono_tz::UTC);
         let mut people: Vec<Person> = Vec::with_capacity(snapshot.records.len());
@@ -380,8 +401,39 @@ impl Desired {
                 .collect()
         };
         let plain_columns = mapping.attributes.is_empty();
+        // Parse every path once, not once per row.
+        let kinds: Vec<Kind> = specs
+            .iter()
+            .map(|(t, _)| match special(t) {
+                Some(sp) => Kind::Special(sp),
+                None if !plain_columns || check_path(t, &ctx).is_ok() => {
+                    match PatchPath::parse(t) {
+                        Ok(pp) => Kind::Attr(pp),
+                        Err(_) => Kind::Fact,
+                    }
+                }
+                None => Kind::Fact,
+            })
+            .collect();
+        // Only the facts rules and scopes test are kept.
+        let needed: HashSet<String> = mapping
+            .rules
+            .iter()
+            .flat_map(|r| r.when.keys())
+            .chain(keep_facts)
+            .map(|k| k.to_ascii_lowercase())
+            .collect();
+        let plan = RowPlan {
+            specs: &specs,
+            kinds: &kinds,
+            needed: &needed,
+            mapping,
+            tz,
+            today,
+            ctx: &ctx,
+        };
         for rec in &snapshot.records {
-            match person(rec, &specs, plain_columns, mapping, tz, today, &ctx) {
+            match person(rec, &plan) {
                 Ok(p) => {
                     for req in &mapping.settings.required {
                         let empty = match special(req) {
@@ -443,17 +495,44 @@ impl Desired {
     pub fn person(&self, key: &str) -> Option<&Person> {
         self.people.iter().find(|p| p.key == key)
     }
+
+    /// Key → person, for lookups in large sources.
+    pub fn index(&self) -> HashMap<&str, &Person> {
+        self.people.iter().map(|p| (p.key.as_str(), p)).collect()
+    }
 }
 
-fn person(
-    rec: &Record,
-    specs: &[(String, mapping::AttrSpec)],
-    plain_columns: bool,
-    mapping: &Mapping,
+enum Kind {
+    Special(Special),
+    Attr(PatchPath),
+    Fact,
+}
+
+struct RowPlan<'a> {
+    specs: &'a [(String, mapping::AttrSpec)],
+    kinds: &'a [Kind],
+    needed: &'a HashSet<String>,
+    mapping: &'a Mapping,
     tz: chrono_tz::Tz,
     today: NaiveDate,
-    ctx: &Context<'_>,
-) -> Result<Person, (Option<String>, String)> {
+    ctx: &'a Context<'a>,
+}
+
+fn person(rec: &Record, rp: &RowPlan<'_>) -> Result<Person, (Option<String>, String)> {
+    let RowPlan {
+        specs,
+        kinds,
+        needed,
+        mapping,
+        tz,
+        today,
+        ctx,
+    } = *rp;
+    let add_fact = |facts: &mut Facts, k: &str, v: &str| {
+        if needed.contains(&k.to_ascii_lowercase()) {
+            facts.add(k, v);
+        }
+    };
     let mut user = JsonMap::new();
     let mut facts = Facts::default();
     let mut manager = None;
@@ -462,11 +541,15 @@ fn person(
     let mut end_date = None;
     let mut errors = Vec::new();
     let get = |c: &str| rec.get(c).map(str::to_string);
-    for (target, spec) in specs {
+    for ((target, spec), kind) in specs.iter().zip(kinds) {
         let Some(value) = compute(spec, &get) else {
             continue;
         };
-        match special(target) {
+        let sp = match kind {
+            Kind::Special(sp) => Some(*sp),
+            _ => None,
+        };
+        match sp {
             Some(Special::Manager) => manager = Some(value.clone()),
             Some(Special::Groups) => explicit_groups.extend(
                 value
@@ -488,23 +571,22 @@ fn person(
                 }
             }
             None => {
-                let is_attr = !plain_columns || check_path(target, ctx).is_ok();
-                if is_attr {
-                    if let Err(e) = set_path(&mut user, target, &value, ctx) {
+                if let Kind::Attr(pp) = kind {
+                    if let Err(e) = set_parsed(&mut user, pp, &value, ctx) {
                         errors.push(e);
                     }
                     // Facts: the path as written and its last segment.
-                    facts.add(target, &value);
+                    add_fact(&mut facts, target, &value);
                     let short = target.rsplit([':', '.']).next().unwrap_or(target);
                     if !short.contains(['[', ']', '"']) {
-                        facts.add(short, &value);
+                        add_fact(&mut facts, short, &value);
                     }
                 }
             }
         }
     }
     for (c, v) in &rec.fields {
-        facts.add(c, v.trim());
+        add_fact(&mut facts, c, v.trim());
     }
     let key = user
         .get("externalId")

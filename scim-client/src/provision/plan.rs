@@ -42,20 +42,15 @@ pub struct TargetSnapshot {
 }
 
 impl TargetSnapshot {
-    /// Reads every user and group through the client (pages as the profile says).
+    /// Reads every user and group through the client. With index paging, the pages after the
+    /// first are fetched four at a time; with cursor paging, one after another. Each resource is
+    /// trimmed as it arrives to what planning reads (no `schemas`, no `groups` back-references,
+    /// `meta` reduced to `version`), which keeps 100,000 users in memory small.
     pub async fn read(client: &crate::Client) -> Result<TargetSnapshot, crate::Error> {
-        use futures::TryStreamExt;
-        let users: Vec<JsonMap> = client
-            .list_all("Users", crate::ListQuery::new())
-            .try_collect()
-            .await?;
-        let groups: Vec<JsonMap> = client
-            .list_all("Groups", crate::ListQuery::new())
-            .try_collect()
-            .await?;
+        let users = read_all(client, "Users").await?;
+        let groups = read_all(client, "Groups").await?;
         Ok(TargetSnapshot { users, groups })
     }
-
     /// `Users/<id>` and `Groups/<id>` → version of every object.
     pub fn versions(&self) -> BTreeMap<String, String> {
         let mut v = BTreeMap::new();
@@ -68,6 +63,73 @@ impl TargetSnapshot {
         }
         v
     }
+}
+
+fn trim(mut o: JsonMap) -> JsonMap {
+    o.remove("schemas");
+    o.remove("groups");
+    if let Some(v) = o.get("meta").and_then(|m| m.get("version")).cloned() {
+        o.insert("meta".into(), json!({ "version": v }));
+    } else {
+        o.remove("meta");
+    }
+    o
+}
+
+async fn read_all(client: &crate::Client, endpoint: &str) -> Result<Vec<JsonMap>, crate::Error> {
+    use futures::{StreamExt, TryStreamExt};
+    let profile = client.profile();
+    if profile.paging() != crate::profile::Paging::Index {
+        return client
+            .list_all::<JsonMap>(endpoint, crate::ListQuery::new())
+            .map_ok(trim)
+            .try_collect()
+            .await;
+    }
+    let count = profile.max_page_size().max(1);
+    let mut q = crate::ListQuery::new().count(count);
+    q.start_index = Some(1);
+    let first: scim_core::ListResponse<JsonMap> = client.list(endpoint, &q).await?;
+    let total = first.total_results;
+    let page = first.resources.len() as u64;
+    let mut out: Vec<JsonMap> = Vec::with_capacity(total as usize);
+    out.extend(first.resources.into_iter().map(trim));
+    if page == 0 || out.len() as u64 >= total {
+        return Ok(out);
+    }
+    // The server may serve fewer than asked per page: step by what it served.
+    let starts: Vec<u64> = (0..)
+        .map(|k| 1 + page + k * page)
+        .take_while(|s| *s <= total)
+        .collect();
+    let mut pages = futures::stream::iter(starts.into_iter().map(|start| {
+        let mut q = crate::ListQuery::new().count(page);
+        q.start_index = Some(start);
+        async move {
+            client
+                .list::<JsonMap>(endpoint, &q)
+                .await
+                .map(|p| (start, p.resources.into_iter().map(trim).collect::<Vec<_>>()))
+        }
+    }))
+    .buffered(4);
+    while let Some(p) = pages.next().await {
+        let (start, items) = p?;
+        if items.is_empty() && (out.len() as u64) < total {
+            return Err(crate::Error::Pagination(format!(
+                "empty page at startIndex {start} before totalResults {total} was reached"
+            )));
+        }
+        out.extend(items);
+    }
+    // Deduplicate by id: a resource created or deleted while reading can shift index pages.
+    let mut seen = HashSet::new();
+    out.retain(|o| {
+        o.get("id")
+            .and_then(Value::as_str)
+            .is_none_or(|id| seen.insert(id.to_string()))
+    });
+    Ok(out)
 }
 
 /// `meta.version`, or a hash of the resource without `meta` when the target keeps no versions.
@@ -679,6 +741,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     // Which people get an account here.
     let wanted = |p: &Person| p.provisioned(&mapping.settings) && facts_match(p, &options.scope);
 
+    let person_index: HashMap<&str, &Person> = desired.index();
     // Creates: managers before their reports (depth in the manager chain).
     let depth = |p: &Person| -> usize {
         let mut d = 0;
@@ -689,12 +752,10 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                 break;
             }
             d += 1;
-            cur = desired.person(m).and_then(|x| x.manager.as_deref());
+            cur = person_index.get(m).and_then(|x| x.manager.as_deref());
         }
         d
     };
-    let person_index: HashMap<&str, &Person> =
-        desired.people.iter().map(|p| (p.key.as_str(), p)).collect();
     let mut creates: Vec<(usize, Change)> = Vec::new();
 
     for p in &desired.people {
