@@ -1,7 +1,7 @@
 //! Discovery endpoints (RFC 7644 §4; RFC 7643 §5, §6, §7; RFC 9865 §3 `pagination`).
 //! They describe what this server really does.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use scim_core::{ListResponse, ScimError};
@@ -24,7 +24,8 @@ pub async fn service_provider_config(
         "patch": {"supported": true},
         "bulk": {"supported": true, "maxOperations": s.bulk_max_operations, "maxPayloadSize": s.bulk_max_payload},
         "filter": {"supported": true, "maxResults": s.max_results},
-        "changePassword": {"supported": false},
+        // `password` can be replaced (PUT, PATCH); it is stored as an Argon2id hash.
+        "changePassword": {"supported": true},
         "sort": {"supported": true},
         "etag": {"supported": true},
         "pagination": {
@@ -47,8 +48,30 @@ pub async fn service_provider_config(
     scim_json(StatusCode::OK, &body)
 }
 
+/// RFC 7644 §4: a `filter` on `/Schemas` or `/ResourceTypes` SHOULD be answered `403`, so that a
+/// client never takes the unfiltered list for a filtered one.
+fn refuse_filter(query: &Option<String>, endpoint: &str) -> ApiResult<()> {
+    let has_filter = query.as_deref().is_some_and(|q| {
+        form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k.eq_ignore_ascii_case("filter"))
+    });
+    if has_filter {
+        return Err(ScimError::new(
+            403,
+            None,
+            format!("{endpoint} cannot be filtered (RFC 7644 §4): request it without \"filter\""),
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// `GET /ResourceTypes`
-pub async fn resource_types(State(state): State<ScimState>, headers: HeaderMap) -> Response {
+pub async fn resource_types(
+    State(state): State<ScimState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    refuse_filter(&query, "/ResourceTypes")?;
     let base = base_url(&state, &headers);
     let list: Vec<Value> = state
         .registry()
@@ -57,7 +80,7 @@ pub async fn resource_types(State(state): State<ScimState>, headers: HeaderMap) 
         .map(|rt| rt.to_resource_json(Some(&format!("{base}/ResourceTypes/{}", rt.name))))
         .collect();
     let n = list.len() as u64;
-    scim_json(StatusCode::OK, &ListResponse::new(list, n, 1))
+    Ok(scim_json(StatusCode::OK, &ListResponse::new(list, n, 1)))
 }
 
 /// `GET /ResourceTypes/{id}`
@@ -78,7 +101,12 @@ pub async fn resource_type(
 }
 
 /// `GET /Schemas`
-pub async fn schemas(State(state): State<ScimState>, headers: HeaderMap) -> Response {
+pub async fn schemas(
+    State(state): State<ScimState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    refuse_filter(&query, "/Schemas")?;
     let base = base_url(&state, &headers);
     let list: Vec<Value> = state
         .registry()
@@ -86,7 +114,7 @@ pub async fn schemas(State(state): State<ScimState>, headers: HeaderMap) -> Resp
         .map(|s| s.to_resource_json(Some(&format!("{base}/Schemas/{}", s.id))))
         .collect();
     let n = list.len() as u64;
-    scim_json(StatusCode::OK, &ListResponse::new(list, n, 1))
+    Ok(scim_json(StatusCode::OK, &ListResponse::new(list, n, 1)))
 }
 
 /// `GET /Schemas/{id}`

@@ -6,7 +6,7 @@ use scim_core::{Context, JsonMap};
 use serde_json::{json, Value};
 
 use crate::state::ScimState;
-use crate::store::StoredResource;
+use crate::store::{GroupRef, MemberRow, StoredResource};
 
 /// The absolute base URL for locations: the configured one, else `scheme://Host` + base path.
 pub fn base_url(state: &ScimState, headers: &HeaderMap) -> String {
@@ -41,17 +41,35 @@ pub fn render(ctx: &Context<'_>, base: &str, s: &StoredResource) -> JsonMap {
 /// [`render`], consuming the stored resource (no copy of its data: what list pages use).
 pub fn render_owned(ctx: &Context<'_>, base: &str, s: StoredResource) -> JsonMap {
     let rt = ctx.resource_type;
-    let mut data = s.data;
+    let meta = meta_json(ctx, base, &s);
+    let StoredResource {
+        id,
+        mut data,
+        members,
+        groups,
+        ..
+    } = s;
     let mut out = JsonMap::with_capacity(data.len() + 4);
     out.insert(
         "schemas".into(),
         data.shift_remove("schemas")
             .unwrap_or_else(|| json!([rt.schema])),
     );
-    out.insert("id".into(), Value::String(s.id.clone()));
+    out.insert("id".into(), Value::String(id));
     out.extend(data);
-    if let Some(members) = s.members.as_ref().filter(|m| !m.is_empty()) {
-        let list: Vec<Value> = members
+    if let Some(members) = members.as_ref().filter(|m| !m.is_empty()) {
+        out.insert("members".into(), members_json(base, members));
+    }
+    if let Some(groups) = groups.as_ref().filter(|g| !g.is_empty()) {
+        out.insert("groups".into(), groups_json(base, groups));
+    }
+    out.insert("meta".into(), meta);
+    scim_core::resource::order_canonical(out, ctx)
+}
+
+fn members_json(base: &str, members: &[MemberRow]) -> Value {
+    Value::Array(
+        members
             .iter()
             .map(|m| {
                 let kind = m.kind.clone().unwrap_or_else(|| "User".into());
@@ -68,11 +86,13 @@ pub fn render_owned(ctx: &Context<'_>, base: &str, s: StoredResource) -> JsonMap
                 }
                 Value::Object(o)
             })
-            .collect();
-        out.insert("members".into(), Value::Array(list));
-    }
-    if let Some(groups) = s.groups.as_ref().filter(|g| !g.is_empty()) {
-        let list: Vec<Value> = groups
+            .collect(),
+    )
+}
+
+fn groups_json(base: &str, groups: &[GroupRef]) -> Value {
+    Value::Array(
+        groups
             .iter()
             .map(|g| {
                 let mut o = JsonMap::new();
@@ -87,18 +107,57 @@ pub fn render_owned(ctx: &Context<'_>, base: &str, s: StoredResource) -> JsonMap
                 o.insert("type".into(), Value::String("direct".into()));
                 Value::Object(o)
             })
-            .collect();
-        out.insert("groups".into(), Value::Array(list));
-    }
-    out.insert(
-        "meta".into(),
-        json!({
-            "resourceType": rt.name,
-            "created": s.created,
-            "lastModified": s.last_modified,
-            "location": format!("{base}{}/{}", rt.endpoint, s.id),
-            "version": etag(s.version),
-        }),
-    );
-    scim_core::resource::order_canonical(out, ctx)
+            .collect(),
+    )
+}
+
+fn meta_json(ctx: &Context<'_>, base: &str, s: &StoredResource) -> Value {
+    let rt = ctx.resource_type;
+    json!({
+        "resourceType": rt.name,
+        "created": s.created,
+        "lastModified": s.last_modified,
+        "location": format!("{base}{}/{}", rt.endpoint, s.id),
+        "version": etag(s.version),
+    })
+}
+
+/// A resource as JSON text with the default projection: from its stored rendered body when the
+/// store returned one (see [`crate::store::body`]), written out around it without parsing;
+/// otherwise rendered and projected as usual. Both give the same JSON value.
+pub fn render_default_text(
+    ctx: &Context<'_>,
+    base: &str,
+    s: StoredResource,
+) -> Box<serde_json::value::RawValue> {
+    let text = match &s.body {
+        Some(body) => {
+            let mut out = String::with_capacity(body.members.len() + body.schemas.len() + 400);
+            out.push_str("{\"schemas\":");
+            out.push_str(&body.schemas);
+            out.push_str(",\"id\":");
+            out.push_str(&Value::String(s.id.clone()).to_string());
+            if !body.members.is_empty() {
+                out.push(',');
+                out.push_str(&body.members);
+            }
+            if let Some(groups) = s.groups.as_ref().filter(|g| !g.is_empty()) {
+                out.push_str(",\"groups\":");
+                out.push_str(&groups_json(base, groups).to_string());
+            }
+            if let Some(members) = s.members.as_ref().filter(|m| !m.is_empty()) {
+                out.push_str(",\"members\":");
+                out.push_str(&members_json(base, members).to_string());
+            }
+            out.push_str(",\"meta\":");
+            out.push_str(&meta_json(ctx, base, &s).to_string());
+            out.push('}');
+            out
+        }
+        None => {
+            let full = render_owned(ctx, base, s);
+            Value::Object(scim_core::Projection::all().apply(&full, ctx)).to_string()
+        }
+    };
+    serde_json::value::RawValue::from_string(text).expect("rendered JSON is valid")
 }

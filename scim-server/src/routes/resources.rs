@@ -19,7 +19,7 @@ use scim_core::{
 use serde_json::Value;
 
 use super::body::read_json;
-use super::render::{base_url, etag, render, render_owned};
+use super::render::{base_url, etag, render, render_default_text, render_owned};
 use crate::auth::Principal;
 use crate::cursor::{Cursor, CursorError};
 use crate::error::{scim_json, ApiError, ApiResult};
@@ -380,6 +380,7 @@ async fn run_search(
             sort_order: order,
             offset: if keyset { 0 } else { position.offset },
             limit: count + 1,
+            prefer_rendered: proj == Projection::all(),
             after_id: if keyset {
                 position.after_id.clone()
             } else {
@@ -398,10 +399,7 @@ async fn run_search(
             };
             next.encode(state.cursor_key(), settings.cursor_ttl_secs)
         });
-        let resources: Vec<Value> = items
-            .into_iter()
-            .map(|s| Value::Object(proj.apply(&render_owned(ctx, &base, s), ctx)))
-            .collect();
+        let resources = page(ctx, &base, &proj, items);
         let list = ListResponse::new(resources, total, 1).with_cursors(next, None);
         return Ok(scim_json(StatusCode::OK, &list));
     }
@@ -417,16 +415,37 @@ async fn run_search(
         limit: count,
         after_id: None,
         load,
+        prefer_rendered: proj == Projection::all(),
     };
     let (items, total) = state.store().query(&p.tenant, ctx, &q).await?;
-    let resources: Vec<Value> = items
-        .into_iter()
-        .map(|s| Value::Object(proj.apply(&render_owned(ctx, &base, s), ctx)))
-        .collect();
+    let resources = page(ctx, &base, &proj, items);
     Ok(scim_json(
         StatusCode::OK,
         &ListResponse::new(resources, total, start),
     ))
+}
+
+/// The resources of a page as JSON text: with the default projection from their stored
+/// rendered form where there is one, otherwise rendered and projected.
+fn page(
+    ctx: &Context<'_>,
+    base: &str,
+    proj: &Projection,
+    items: Vec<crate::store::StoredResource>,
+) -> Vec<Box<serde_json::value::RawValue>> {
+    let default = *proj == Projection::all();
+    items
+        .into_iter()
+        .map(|s| {
+            if default {
+                render_default_text(ctx, base, s)
+            } else {
+                let v = Value::Object(proj.apply(&render_owned(ctx, base, s), ctx));
+                serde_json::value::RawValue::from_string(v.to_string())
+                    .expect("serialised JSON is valid")
+            }
+        })
+        .collect()
 }
 
 // ----- read -----

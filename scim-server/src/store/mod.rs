@@ -7,6 +7,7 @@
 
 mod group_commit;
 pub use group_commit::defer_durability;
+pub mod body;
 pub mod index;
 pub mod sql;
 mod sqlx_store;
@@ -99,6 +100,9 @@ pub struct StoredResource {
     pub members: Option<Vec<MemberRow>>,
     /// A user's groups, when loaded.
     pub groups: Option<Vec<GroupRef>>,
+    /// The stored rendered form (see [`body`]), when the query preferred it and it is
+    /// current; `data` is then left empty.
+    pub body: Option<body::Body>,
 }
 
 /// What to load with a resource.
@@ -129,6 +133,9 @@ pub struct Query {
     pub load: Load,
     /// The base URL resources are rendered with (filters on `meta.location` and `$ref`).
     pub base_url: String,
+    /// Return the stored rendered form instead of the parsed data where it is current (for
+    /// pages with the default projection).
+    pub prefer_rendered: bool,
 }
 
 /// A change to a group's members, applied as row operations.

@@ -215,6 +215,41 @@ impl SqlStore {
         }
     }
 
+    /// A page row: the stored rendered body instead of the parsed data when it is current
+    /// (its key is `key`).
+    fn page_row(&self, row: &AnyRow, key: Option<&str>) -> Result<StoredResource, StoreError> {
+        if let Some(key) = key {
+            let row_key: Option<String> = row.try_get("body_key")?;
+            if row_key.as_deref() == Some(key) {
+                let schemas: Option<String> = row.try_get("body_schemas")?;
+                let members: Option<String> = row.try_get("body")?;
+                if let (Some(schemas), Some(members)) = (schemas, members) {
+                    return Ok(StoredResource {
+                        id: row.try_get("id")?,
+                        data: JsonMap::new(),
+                        version: row.try_get("version")?,
+                        created: row.try_get("created")?,
+                        last_modified: row.try_get("last_modified")?,
+                        members: None,
+                        groups: None,
+                        body: Some(super::body::Body { schemas, members }),
+                    });
+                }
+            }
+        }
+        self.row_to_resource(row)
+    }
+
+    /// The rendered-body columns' parameters for `data`.
+    fn body_params(&self, p: &mut Params, ctx: &Context<'_>, data: &JsonMap) -> [String; 3] {
+        let b = super::body::render_body(ctx, data);
+        [
+            p.text(b.schemas),
+            p.text(b.members),
+            p.text(super::body::body_key(ctx)),
+        ]
+    }
+
     fn row_to_resource(&self, row: &AnyRow) -> Result<StoredResource, StoreError> {
         let data: String = row.try_get("data")?;
         let data = match serde_json::from_str(&data) {
@@ -233,6 +268,7 @@ impl SqlStore {
             last_modified: row.try_get("last_modified")?,
             members: None,
             groups: None,
+            body: None,
         })
     }
 
@@ -655,7 +691,8 @@ impl SqlStore {
             .params
             .push(SqlValue::Int(q.offset.min(i64::MAX as u64) as i64));
         let sql = format!(
-            "SELECT r.id, {} AS data, r.version, r.created, r.last_modified \
+            "SELECT r.id, {} AS data, r.version, r.created, r.last_modified, \
+             r.body_schemas, r.body, r.body_key \
              FROM scim_resources r WHERE {w} ORDER BY {order} LIMIT {lim} OFFSET {off}",
             self.data_select()
         );
@@ -750,8 +787,9 @@ impl Store for SqlStore {
     ) -> Result<StoredResource, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
         let now = timestamp_text(chrono::Utc::now());
-        let mut tx = self.write.begin().await?;
+        // Everything the row needs is computed before the transaction starts.
         let mut p = self.p();
+        let [body_schemas, body, body_key] = self.body_params(&mut p, ctx, &data);
         let cols = [
             p.text(tenant),
             p.text(ctx.resource_type.name.clone()),
@@ -768,9 +806,13 @@ impl Store for SqlStore {
             p.push(SqlValue::Int(1)),
             p.text(now.clone()),
             p.text(now.clone()),
+            body_schemas,
+            body,
+            body_key,
         ];
+        let mut tx = self.write.begin().await?;
         let sql = format!(
-            "INSERT INTO scim_resources (tenant, resource_type, id, user_name_key, display_name, data, version, created, last_modified) \
+            "INSERT INTO scim_resources (tenant, resource_type, id, user_name_key, display_name, data, version, created, last_modified, body_schemas, body, body_key) \
              VALUES ({})",
             cols.join(", ")
         );
@@ -803,6 +845,7 @@ impl Store for SqlStore {
             last_modified: now,
             members: None,
             groups: None,
+            body: None,
         };
         if ctx.resource_type.name == "Group" {
             let mut items = [stored];
@@ -913,6 +956,8 @@ impl Store for SqlStore {
                     None => "NULL".into(),
                 }
             ));
+            let [bs, b, bk] = self.body_params(&mut p, ctx, d);
+            sets.push(format!("body_schemas = {bs}, body = {b}, body_key = {bk}"));
             changed = true;
         }
         if changed {
@@ -1027,13 +1072,14 @@ impl Store for SqlStore {
         q: &Query,
     ) -> Result<(Vec<StoredResource>, u64), StoreError> {
         let mut items = Vec::new();
+        let key = q.prefer_rendered.then(|| super::body::body_key(ctx));
         if q.limit > 0 {
             let (sql, params) = self.page_sql(tenant, ctx, q)?;
             let rows = bind_all(sqlx::query(&sql), &params.values)
                 .fetch_all(&self.read)
                 .await?;
             for row in &rows {
-                items.push(self.row_to_resource(row)?);
+                items.push(self.page_row(row, key.as_deref())?);
             }
         }
         let n = items.len() as u64;

@@ -10,5 +10,6 @@ mod durability;
 mod host;
 mod integrity;
 mod plans;
+mod rendered;
 mod replay;
 mod store_contract;
