@@ -81,7 +81,7 @@ local ids, n, counter = {}, 0, 0
 init = function(args) math.randomseed(os.time() * 100 + (thread_id or 0)) end
 for line in io.lines("IDS") do n = n + 1; ids[n] = line end
 local started = 0
--- `thread_id` is a global of each thread's own Lua state, set from the main state.
+-- thread_id is a global of each thread's own Lua state, set from the main state.
 setup = function(thread) started = started + 1; thread:set("thread_id", started) end
 wrk.method = "$2"
 wrk.headers["Authorization"] = "Bearer $TOK"
