@@ -736,6 +736,8 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         .iter()
         .any(|m| m.eq_ignore_ascii_case("entitlements"));
     let managed = managed_attrs(desired, grants_roles, grants_ents);
+    let exact_of: HashMap<&(Option<String>, String), bool> =
+        managed.iter().map(|a| (a, case_exact(a))).collect();
     let keys_in_source: HashSet<&str> = desired.people.iter().map(|p| p.key.as_str()).collect();
 
     // Which people get an account here.
@@ -877,7 +879,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                     }
                     let fv = get_managed(&from, a).cloned();
                     let tv = get_managed(&to, a).cloned();
-                    let exact = case_exact(a);
+                    let exact = exact_of[a];
                     if attr_equal(fv.as_ref(), tv.as_ref(), exact) {
                         // Equal up to case where the schema says case does not matter: keep
                         // the target's spelling so no update is sent.
