@@ -390,7 +390,9 @@ impl Engine {
                 b
             });
         let caps = target.client.discover().await.ok();
-        let patch = caps.as_ref().is_none_or(|c| c.patch);
+        // PATCH when the target supports it and the profile prefers it; else PUT.
+        let patch =
+            caps.as_ref().is_none_or(|c| c.patch) && target.client.profile().prefers_patch();
         let failures_in_row = Arc::new(AtomicUsize::new(0));
         // Waves: consecutive entries of one phase, split where a create needs a manager
         // created in the same wave; a wave runs with the configured concurrency.

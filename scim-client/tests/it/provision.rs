@@ -33,6 +33,8 @@ pub struct Srv {
     addr: SocketAddr,
     store: Arc<SqlStore>,
     pub writes: Arc<AtomicUsize>,
+    /// PUT requests served.
+    pub puts: Arc<AtomicUsize>,
     /// Fail with 500 once `writes` reaches this (usize::MAX: never).
     pub fail_from: Arc<AtomicUsize>,
     pub failing: Arc<AtomicBool>,
@@ -49,6 +51,7 @@ impl Srv {
             addr,
             store,
             writes: Arc::new(AtomicUsize::new(0)),
+            puts: Arc::new(AtomicUsize::new(0)),
             fail_from: Arc::new(AtomicUsize::new(usize::MAX)),
             failing: Arc::new(AtomicBool::new(false)),
             task: None,
@@ -60,16 +63,21 @@ impl Srv {
     fn serve(&mut self, l: tokio::net::TcpListener) {
         let auth = Arc::new(TokenAuthenticator::new(&[("tok".into(), "t".into())], None));
         let state = ScimState::new(self.store.clone(), auth, Settings::default());
-        let (writes, fail_from, failing) = (
+        let (writes, fail_from, failing, puts) = (
             self.writes.clone(),
             self.fail_from.clone(),
             self.failing.clone(),
+            self.puts.clone(),
         );
         let app = scim_server::config::app(state, "/scim/v2", Duration::from_secs(30)).layer(
             axum::middleware::from_fn(
                 move |req: axum::extract::Request, next: axum::middleware::Next| {
-                    let (writes, fail_from, failing) =
-                        (writes.clone(), fail_from.clone(), failing.clone());
+                    let (writes, fail_from, failing, puts) = (
+                        writes.clone(),
+                        fail_from.clone(),
+                        failing.clone(),
+                        puts.clone(),
+                    );
                     async move {
                         let m = req.method().clone();
                         let modifying =
@@ -87,6 +95,9 @@ impl Srv {
                         }
                         if modifying {
                             writes.fetch_add(1, Ordering::SeqCst);
+                        }
+                        if m == axum::http::Method::PUT {
+                            puts.fetch_add(1, Ordering::SeqCst);
                         }
                         next.run(req).await
                     }
@@ -993,5 +1004,72 @@ async fn a_scim_server_as_the_source() {
         // Groups travel as the `groups` column.
         assert_eq!(x.groups, y.groups, "{k}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A profile that prefers PUT: updates replace the whole resource, keeping what the engine does
+/// not manage.
+#[derive(Debug)]
+struct PutOnly;
+impl scim_client::Profile for PutOnly {
+    fn prefers_patch(&self) -> bool {
+        false
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_use_put_where_the_profile_prefers_it() {
+    let srv = Srv::start().await;
+    let dir = temp_dir("put");
+    let eng = engine(&dir, NotifyConfig::default()).await;
+    let client = Client::builder(&srv.base)
+        .bearer_token("tok")
+        .profile(Arc::new(PutOnly))
+        .unwrap()
+        .build()
+        .unwrap();
+    let t = target(client, "put", &srv.base);
+    let mut rows: Vec<Row> = (1..=8).map(row).collect();
+    assert!(eng
+        .sync(&t, &snapshot(&rows), false, false)
+        .await
+        .unwrap()
+        .1
+        .unwrap()
+        .ok());
+    // Something the engine does not manage, set in the target: PUT must keep it.
+    let c = srv.client();
+    let users: Vec<Value> = c
+        .list_all(
+            "Users",
+            ListQuery::new().filter(scim_core::Filter::eq("externalId", "E0008")),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+    let id = users[0]["id"].as_str().unwrap().to_string();
+    c.patch(
+        "Users",
+        &id,
+        &scim_core::PatchOp::new(vec![scim_core::PatchOperation::replace(
+            Some("nickName"),
+            json!("kept"),
+        )]),
+        None,
+    )
+    .await
+    .unwrap();
+    rows[7].title = "Principal".into();
+    rows[7].dept = "Sales".into();
+    rows[7].manager = head_of("Sales");
+    assert_eq!(srv.puts.load(Ordering::SeqCst), 0);
+    let (p, r) = eng.sync(&t, &snapshot(&rows), false, false).await.unwrap();
+    assert!(r.unwrap().ok());
+    assert_eq!(p.plan.count(ChangeKind::UpdateUser), 1);
+    assert_eq!(srv.puts.load(Ordering::SeqCst), 1, "the update was a PUT");
+    assert_target_matches(&read_target(&c).await, &rows, &[]);
+    let u: Value = c.get("Users", &id).await.unwrap();
+    assert_eq!(u["nickName"], "kept");
+    assert_eq!(u["title"], "Principal");
     let _ = std::fs::remove_dir_all(&dir);
 }
