@@ -461,10 +461,16 @@ pub async fn get_one(
     check_id(&id)?;
     let ctx = context(&state, &rt)?;
     let proj = projection(q.as_deref(), &ctx)?;
-    let stored = state
-        .store()
-        .get(&p.tenant, &ctx, &id, load_for(&ctx, &proj))
-        .await?;
+    let default = proj == Projection::all();
+    let load = load_for(&ctx, &proj);
+    let stored = if default {
+        state
+            .store()
+            .get_rendered(&p.tenant, &ctx, &id, load)
+            .await?
+    } else {
+        state.store().get(&p.tenant, &ctx, &id, load).await?
+    };
     if let Some(inm) = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -480,6 +486,14 @@ pub async fn get_one(
     }
     let base = base_url(&state, &headers);
     let version = stored.version;
+    if default {
+        let body = render_default_text(&ctx, &base, stored);
+        return Ok(with_headers(
+            scim_json(StatusCode::OK, &body),
+            version,
+            None,
+        ));
+    }
     let body = proj.apply(&render_owned(&ctx, &base, stored), &ctx);
     Ok(with_headers(
         scim_json(StatusCode::OK, &body),

@@ -31,17 +31,35 @@ pub struct Body {
 }
 
 /// The key of the resource type's rendering rules: stored bodies with another key are ignored.
+/// It covers what rendering depends on: the resource type's schemas and extensions, and each
+/// attribute's name (and so the canonical order), type, multiplicity and `returned`.
 pub fn body_key(ctx: &Context<'_>) -> String {
+    fn attrs(h: &mut Sha256, list: &[scim_core::schema::AttributeDef]) {
+        for a in list {
+            h.update(
+                format!(
+                    "{}|{:?}|{}|{:?}[",
+                    a.name, a.kind, a.multi_valued, a.returned
+                )
+                .as_bytes(),
+            );
+            attrs(h, &a.sub_attributes);
+            h.update(b"]");
+        }
+    }
     let rt = ctx.resource_type;
     let mut h = Sha256::new();
     h.update(FORMAT.as_bytes());
-    h.update(rt.to_resource_json(None).to_string().as_bytes());
+    h.update(format!("{}|{}|{}|", rt.name, rt.endpoint, rt.schema).as_bytes());
+    attrs(&mut h, scim_core::schema::common_attributes());
     let schemas = std::iter::once(rt.schema.as_str())
         .chain(rt.schema_extensions.iter().map(|e| e.schema.as_str()));
     for id in schemas {
+        h.update(id.as_bytes());
         if let Some(s) = ctx.registry.schema(id) {
-            h.update(s.to_resource_json(None).to_string().as_bytes());
+            attrs(&mut h, &s.attributes);
         }
+        h.update(b";");
     }
     let digest = h.finalize();
     digest[..12].iter().map(|b| format!("{b:02x}")).collect()
@@ -60,5 +78,56 @@ pub fn render_body(ctx: &Context<'_>, data: &JsonMap) -> Body {
     Body {
         schemas: schemas.to_string(),
         members,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scim_core::schema::Schema;
+    use scim_core::SchemaRegistry;
+    use serde_json::json;
+
+    fn device(returned: &str) -> SchemaRegistry {
+        let mut r = SchemaRegistry::default();
+        let s = Schema::from_json(&json!({
+            "id": "urn:example:Device", "name": "Device",
+            "attributes": [
+                {"name": "serial", "type": "string"},
+                {"name": "secret", "type": "string", "returned": returned}
+            ]
+        }))
+        .unwrap();
+        r.add_schema(s).unwrap();
+        r.add_resource_type(scim_core::schema::ResourceType::new(
+            "Device",
+            "/Devices",
+            "urn:example:Device",
+        ))
+        .unwrap();
+        r
+    }
+
+    #[test]
+    fn key_changes_when_what_is_returned_changes() {
+        let (a, b) = (device("default"), device("never"));
+        let ka = body_key(&Context::new(&a, "Device").unwrap());
+        let kb = body_key(&Context::new(&b, "Device").unwrap());
+        assert_ne!(ka, kb);
+        assert_eq!(
+            ka,
+            body_key(&Context::new(&device("default"), "Device").unwrap())
+        );
+        assert_ne!(body_key(&Context::user()), body_key(&Context::group()));
+    }
+
+    #[test]
+    fn body_leaves_out_what_is_never_returned() {
+        let r = device("never");
+        let ctx = Context::new(&r, "Device").unwrap();
+        let data = json!({"secret": "s", "serial": "SN-1"});
+        let b = render_body(&ctx, data.as_object().unwrap());
+        assert_eq!(b.members, r#""serial":"SN-1""#);
+        assert_eq!(b.schemas, r#"["urn:example:Device"]"#);
     }
 }

@@ -187,6 +187,18 @@ pub trait Store: Send + Sync + 'static {
         load: Load,
     ) -> Result<StoredResource, StoreError>;
 
+    /// Reads a resource for a response with the default projection: like [`Store::get`], but
+    /// may return the stored rendered form (see [`body`]) with empty `data` instead.
+    async fn get_rendered(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        id: &str,
+        load: Load,
+    ) -> Result<StoredResource, StoreError> {
+        self.get(tenant, ctx, id, load).await
+    }
+
     /// Reads a resource under a write lock (with what `load` asks for), lets `f` decide the
     /// change from it, and applies that change in the same transaction, so concurrent writers
     /// on any number of server processes never lose each other's updates. Returns the resource

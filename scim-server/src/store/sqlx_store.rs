@@ -887,6 +887,36 @@ impl Store for SqlStore {
         Ok(r)
     }
 
+    async fn get_rendered(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        id: &str,
+        load: Load,
+    ) -> Result<StoredResource, StoreError> {
+        let key = super::body::body_key(ctx);
+        let mut conn = self.read.acquire().await?;
+        let mut p = self.p();
+        let sql = format!(
+            "SELECT r.id, {} AS data, r.version, r.created, r.last_modified, \
+             r.body_schemas, r.body, r.body_key FROM scim_resources r \
+             WHERE r.tenant = {} AND r.resource_type = {} AND r.id = {}",
+            self.data_select(),
+            p.text(tenant),
+            p.text(ctx.resource_type.name.clone()),
+            p.text(id)
+        );
+        let row = bind_all(sqlx::query(&sql), &p.values)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut items = [self.page_row(&row, Some(&key))?];
+        self.load_extras(&mut conn, tenant, ctx, &mut items, load)
+            .await?;
+        let [r] = items;
+        Ok(r)
+    }
+
     async fn modify(
         &self,
         tenant: &str,
