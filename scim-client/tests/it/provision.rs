@@ -1073,3 +1073,87 @@ async fn updates_use_put_where_the_profile_prefers_it() {
     assert_eq!(u["title"], "Principal");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A change the target refuses for good becomes a dead letter that names the person and the
+/// reason, and a `failure` event goes to the webhook and to security by e-mail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_change_is_a_dead_letter_with_a_failure_notification() {
+    use scim_client::provision::notify::{EmailConfig, WebhookConfig};
+    let srv = Srv::start().await;
+    let dir = temp_dir("dead");
+    let (hook_url, hooks, hook_task) = webhook_receiver(0).await;
+    let (smtp_port, mails, smtp_task) = smtp_sink().await;
+    let eng = engine(
+        &dir,
+        NotifyConfig {
+            webhook: Some(WebhookConfig {
+                url: hook_url,
+                secret: Some("s".into()),
+                secret_env: None,
+                events: vec!["failure".into()],
+            }),
+            email: Some(
+                toml::from_str::<EmailConfig>(&format!(
+                    "host = \"127.0.0.1\"\nport = {smtp_port}\nfrom = \"p@example.com\"\nsecurity_to = \"security@example.com\"\n"
+                ))
+                .unwrap(),
+            ),
+        },
+    )
+    .await;
+    // Someone else already has E0002's userName; matching by externalId only, so the engine
+    // tries to create the account and the target answers 409.
+    let c = srv.client();
+    let _: Value = c
+        .create(
+            "Users",
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "user0002@example.com", "externalId": "X-1"}),
+        )
+        .await
+        .unwrap();
+    let mut t = target(srv.client(), "own", &srv.base);
+    t.mapping =
+        Mapping::parse(&format!("[settings]\nmatch = [\"externalId\"]\n{MAPPING}")).unwrap();
+    let rows: Vec<Row> = (1..=3).map(row).collect();
+    let (_, r) = eng.sync(&t, &snapshot(&rows), false, false).await.unwrap();
+    let r = r.unwrap();
+    assert_eq!(r.dead, 1, "{r:?}");
+    assert!(!r.ok());
+    assert!(
+        r.failures[0].starts_with("E0002 (user0002@example.com) create_user: HTTP 409"),
+        "{:?}",
+        r.failures
+    );
+    let dead = eng.state.dead("own").await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].person.as_deref(), Some("E0002"));
+    assert!(
+        dead[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("uniqueness"),
+        "{:?}",
+        dead[0].last_error
+    );
+    // The others were provisioned; E0002's memberships wait for the account.
+    let seen = read_target(&c).await;
+    assert!(seen.contains_key("E0001") && seen.contains_key("E0003"));
+    // The failure event: once to the webhook (which takes only failures), once to security.
+    let hooks = hooks.lock().unwrap().clone();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    let v: Value = serde_json::from_slice(&hooks[0].1).unwrap();
+    assert_eq!(v["event"], "failure");
+    assert_eq!(v["person"]["key"], "E0002");
+    assert!(v["error"].as_str().unwrap().contains("409"), "{v}");
+    let mails = mails.lock().unwrap().clone();
+    let failure: Vec<_> = mails
+        .iter()
+        .filter(|(_, d)| d.contains("Provisioning failed"))
+        .collect();
+    assert_eq!(failure.len(), 1, "{mails:?}");
+    assert_eq!(failure[0].0, ["security@example.com"]);
+    hook_task.abort();
+    smtp_task.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+}
