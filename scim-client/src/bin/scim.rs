@@ -237,7 +237,10 @@ impl From<scim_client::Error> for Fail {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Cmd::Completions { shell } = cli.cmd {
-        clap_complete::generate(shell, &mut Cli::command(), "scim", &mut std::io::stdout());
+        // Into a buffer first: a closed pipe (`| head`) is not an error worth a panic.
+        let mut buf = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "scim", &mut buf);
+        let _ = std::io::stdout().write_all(&buf);
         return ExitCode::SUCCESS;
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -545,8 +548,13 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                         if g.output != Output::Json {
                             print!("{}", plan::render_table(&planned.plan));
                             if !planned.plan.gates.is_empty() {
+                                let note = if *force {
+                                    "--force given: applied anyway"
+                                } else {
+                                    "a run without --dry-run is refused unless --force"
+                                };
                                 println!(
-                                    "\nSAFETY GATES TRIPPED (--force given):\n{}",
+                                    "\nSAFETY GATES TRIPPED ({note}):\n{}",
                                     gates::describe(&planned.plan.gates)
                                 );
                             }
