@@ -16,7 +16,7 @@
 //!    does any other failure. After `breaker` retryable failures in a row the target counts as
 //!    down and the run stops, leaving the rest pending for the next run.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -532,7 +532,11 @@ impl Engine {
                 "target": target.name(),
                 "plan_id": e.plan_id,
                 "run_id": e.run_id,
-                "person": e.payload.get("contact").cloned().unwrap_or_else(|| json!({"key": e.person, "userName": e.label})),
+                "person": {
+                    "key": e.person,
+                    "userName": e.payload.pointer("/body/userName").cloned().unwrap_or_else(|| json!(e.label)),
+                    "email": e.payload.get("body").and_then(|b| b.as_object()).and_then(|b| super::desired::primary_email(b)),
+                },
                 "changes": [e.kind],
                 "error": message,
                 "at": Utc::now().to_rfc3339(),
@@ -1098,22 +1102,4 @@ impl RunReport {
         self.stopped |= o.stopped;
         self.failures.extend(o.failures);
     }
-}
-
-/// Per person, the groups a plan adds or removes (for notifications).
-pub fn groups_by_person(p: &Plan) -> BTreeMap<String, Vec<String>> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for c in &p.changes {
-        let sign = match c.kind {
-            ChangeKind::AddMembers => "+",
-            ChangeKind::RemoveMembers => "-",
-            _ => continue,
-        };
-        for m in &c.members {
-            out.entry(m.key.clone())
-                .or_default()
-                .push(format!("{sign}{}", c.label.trim_start_matches("group ")));
-        }
-    }
-    out
 }

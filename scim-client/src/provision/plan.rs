@@ -549,11 +549,9 @@ fn remove_managed(m: &mut JsonMap, attr: &(Option<String>, String)) {
     }
 }
 
+/// The attribute's name without its schema URN (`department`, not `urn:…:User:department`).
 fn attr_label(attr: &(Option<String>, String)) -> String {
-    match &attr.0 {
-        Some(_) => attr.1.clone(),
-        None => attr.1.clone(),
-    }
+    attr.1.clone()
 }
 
 fn short(v: Option<&Value>) -> String {
