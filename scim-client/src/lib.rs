@@ -66,6 +66,14 @@
 //! ```
 //!
 //! A runnable example against the project's own server: `scim-client/examples/provision.rs`.
+//!
+//! ## Provisioning
+//!
+//! [`provision`] is the engine behind the `scim` command: an HR export (CSV, JSON Lines, or a
+//! SCIM server) and a mapping file become a desired state, a plan (joiners, movers, leavers,
+//! groups, drift) checked by safety gates, and changes applied through a durable SQLite outbox,
+//! with webhook and e-mail notifications and an access review. See the README section
+//! "Provision from an HR export".
 
 mod client;
 pub mod error;
