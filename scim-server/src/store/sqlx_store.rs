@@ -677,6 +677,22 @@ impl SqlStore {
         ctx: &Context<'_>,
         q: &Query,
     ) -> Result<(String, Params), StoreError> {
+        let columns = format!(
+            "r.id, {} AS data, r.version, r.created, r.last_modified, \
+             r.body_schemas, r.body, r.body_key",
+            self.data_select()
+        );
+        self.page_sql_columns(tenant, ctx, q, &columns)
+    }
+
+    /// [`Self::page_sql`] selecting `columns`.
+    fn page_sql_columns(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        q: &Query,
+        columns: &str,
+    ) -> Result<(String, Params), StoreError> {
         let mut tr = Translator::new(ctx, self.dialect)
             .with_base(&q.base_url)
             .with_tenant(tenant);
@@ -691,10 +707,7 @@ impl SqlStore {
             .params
             .push(SqlValue::Int(q.offset.min(i64::MAX as u64) as i64));
         let sql = format!(
-            "SELECT r.id, {} AS data, r.version, r.created, r.last_modified, \
-             r.body_schemas, r.body, r.body_key \
-             FROM scim_resources r WHERE {w} ORDER BY {order} LIMIT {lim} OFFSET {off}",
-            self.data_select()
+            "SELECT {columns} FROM scim_resources r WHERE {w} ORDER BY {order} LIMIT {lim} OFFSET {off}"
         );
         Ok((sql, tr.params))
     }
@@ -1103,7 +1116,41 @@ impl Store for SqlStore {
     ) -> Result<(Vec<StoredResource>, u64), StoreError> {
         let mut items = Vec::new();
         let key = q.prefer_rendered.then(|| super::body::body_key(ctx));
-        if q.limit > 0 {
+        if q.limit > 0 && q.offset > 0 && self.dialect == Dialect::Postgres {
+            // A deep page in two steps: the page's ids (an index-only walk past the offset),
+            // then those rows. PostgreSQL computes the select list of every row it skips, so
+            // one statement would convert the data of all skipped rows.
+            let (sql, params) = self.page_sql_columns(tenant, ctx, q, "r.id")?;
+            let ids: Vec<String> = bind_all(sqlx::query(&sql), &params.values)
+                .fetch_all(&self.read)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String, _>("id"))
+                .collect::<Result<_, _>>()?;
+            let mut by_id = std::collections::HashMap::with_capacity(ids.len());
+            for chunk in ids.chunks(CHUNK) {
+                let mut p = self.p();
+                let t = p.text(tenant);
+                let rt = p.text(ctx.resource_type.name.clone());
+                let list: Vec<String> = chunk.iter().map(|i| p.text(i.clone())).collect();
+                let sql = format!(
+                    "SELECT r.id, {} AS data, r.version, r.created, r.last_modified, \
+                     r.body_schemas, r.body, r.body_key FROM scim_resources r \
+                     WHERE r.tenant = {t} AND r.resource_type = {rt} AND r.id IN ({})",
+                    self.data_select(),
+                    list.join(", ")
+                );
+                for row in bind_all(sqlx::query(&sql), &p.values)
+                    .fetch_all(&self.read)
+                    .await?
+                {
+                    let r = self.page_row(&row, key.as_deref())?;
+                    by_id.insert(r.id.clone(), r);
+                }
+            }
+            // In the page's order; a row deleted in between is simply not there.
+            items.extend(ids.iter().filter_map(|i| by_id.remove(i)));
+        } else if q.limit > 0 {
             let (sql, params) = self.page_sql(tenant, ctx, q)?;
             let rows = bind_all(sqlx::query(&sql), &params.values)
                 .fetch_all(&self.read)
