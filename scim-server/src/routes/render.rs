@@ -149,9 +149,20 @@ pub fn render_default_text(
                 out.push_str(",\"members\":");
                 out.push_str(&members_json(base, members).to_string());
             }
-            out.push_str(",\"meta\":");
-            out.push_str(&meta_json(ctx, base, &s).to_string());
-            out.push('}');
+            // meta, written directly (the same members and order as `meta_json`).
+            let rt = ctx.resource_type;
+            let text = |v: &str| Value::String(v.to_string()).to_string();
+            out.push_str(",\"meta\":{\"resourceType\":");
+            out.push_str(&text(&rt.name));
+            out.push_str(",\"created\":");
+            out.push_str(&text(&s.created));
+            out.push_str(",\"lastModified\":");
+            out.push_str(&text(&s.last_modified));
+            out.push_str(",\"location\":");
+            out.push_str(&text(&format!("{base}{}/{}", rt.endpoint, s.id)));
+            out.push_str(",\"version\":");
+            out.push_str(&text(&etag(s.version)));
+            out.push_str("}}");
             out
         }
         None => {

@@ -677,12 +677,33 @@ impl SqlStore {
         ctx: &Context<'_>,
         q: &Query,
     ) -> Result<(String, Params), StoreError> {
-        let columns = format!(
-            "r.id, {} AS data, r.version, r.created, r.last_modified, \
-             r.body_schemas, r.body, r.body_key",
-            self.data_select()
-        );
-        self.page_sql_columns(tenant, ctx, q, &columns)
+        self.page_sql_keyed(tenant, ctx, q, None)
+    }
+
+    /// [`Self::page_sql`]; with the current body key, rows whose stored body is current come
+    /// without their data (it is neither transferred nor decoded).
+    fn page_sql_keyed(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        q: &Query,
+        key: Option<&str>,
+    ) -> Result<(String, Params), StoreError> {
+        let data = self.data_select();
+        let key = key.map(str::to_string);
+        self.page_sql_with(tenant, ctx, q, move |p: &mut Params| {
+            let data = match key {
+                Some(k) => format!(
+                    "CASE WHEN r.body_key = {} AND r.body IS NOT NULL THEN NULL ELSE {data} END",
+                    p.text(k)
+                ),
+                None => data.to_string(),
+            };
+            format!(
+                "r.id, {data} AS data, r.version, r.created, r.last_modified, \
+                 r.body_schemas, r.body, r.body_key"
+            )
+        })
     }
 
     /// [`Self::page_sql`] selecting `columns`.
@@ -693,6 +714,19 @@ impl SqlStore {
         q: &Query,
         columns: &str,
     ) -> Result<(String, Params), StoreError> {
+        let columns = columns.to_string();
+        self.page_sql_with(tenant, ctx, q, move |_: &mut Params| columns)
+    }
+
+    /// The page statement, with the select list built by `columns` (which may bind parameters;
+    /// placeholders are numbered, so their place in the text does not matter).
+    fn page_sql_with(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        q: &Query,
+        columns: impl FnOnce(&mut Params) -> String,
+    ) -> Result<(String, Params), StoreError> {
         let mut tr = Translator::new(ctx, self.dialect)
             .with_base(&q.base_url)
             .with_tenant(tenant);
@@ -700,6 +734,7 @@ impl SqlStore {
         let order = tr
             .order_by(q.sort_by.as_ref(), q.sort_order)
             .map_err(StoreError::Invalid)?;
+        let columns = columns(&mut tr.params);
         let lim = tr
             .params
             .push(SqlValue::Int(q.limit.min(i64::MAX as u64) as i64));
@@ -1151,7 +1186,7 @@ impl Store for SqlStore {
             // In the page's order; a row deleted in between is simply not there.
             items.extend(ids.iter().filter_map(|i| by_id.remove(i)));
         } else if q.limit > 0 {
-            let (sql, params) = self.page_sql(tenant, ctx, q)?;
+            let (sql, params) = self.page_sql_keyed(tenant, ctx, q, key.as_deref())?;
             let rows = bind_all(sqlx::query(&sql), &params.values)
                 .fetch_all(&self.read)
                 .await?;
