@@ -679,3 +679,46 @@ backends!(enterprise_extension_and_entra_patch, |s| {
         .await;
     assert_eq!(r.body["totalResults"], 1);
 });
+
+// A filter the parser accepts is never refused by the SQL translation: long `or` chains (what
+// a client sends to look up a batch of users) translate flat, at any length up to the parser's
+// term limit.
+backends!(long_or_filters_are_accepted, |s| {
+    let mut names = Vec::new();
+    for i in 0..3 {
+        let name = format!("batch{i}@example.com");
+        let r = s
+            .call(
+                Method::POST,
+                "/Users",
+                Some(json!({"schemas": [USER], "userName": name})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        names.push(name);
+    }
+    for terms in [70usize, 200, 500] {
+        let filter = (0..terms)
+            .map(|i| {
+                format!(
+                    "userName eq \"{}\"",
+                    names.get(i).cloned().unwrap_or(format!("n{i}"))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let r = s
+            .call(
+                Method::POST,
+                "/Users/.search",
+                Some(json!({
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                    "filter": filter,
+                    "count": 10
+                })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{terms} terms: {}", r.body);
+        assert_eq!(r.body["totalResults"], 3, "{terms} terms");
+    }
+});
