@@ -104,7 +104,9 @@ async fn call(
         .method(parts.method.clone())
         .uri(parts.uri.clone());
     for (k, v) in &parts.headers {
-        if k != header::CONTENT_LENGTH {
+        // No Accept-Encoding: the defects read and rewrite the server's JSON, which must not
+        // come compressed (the client asks for gzip when the workspace enables reqwest's gzip).
+        if k != header::CONTENT_LENGTH && k != header::ACCEPT_ENCODING {
             b = b.header(k, v);
         }
     }
