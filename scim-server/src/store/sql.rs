@@ -144,6 +144,20 @@ enum Scope {
 /// Most seeks joined by `UNION` (SQLite allows 500 terms in a compound `SELECT`).
 const MAX_UNION: usize = 400;
 
+/// The literal of an `id eq "…"` comparison (`id` is case-exact: plain key equality).
+fn id_eq(f: &Filter) -> Option<&str> {
+    match f {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: CompValue::String(v),
+        } if path.urn.is_none() && path.sub.is_none() && path.name.eq_ignore_ascii_case("id") => {
+            Some(v)
+        }
+        _ => None,
+    }
+}
+
 /// The number of comparisons in a filter.
 fn leaves(f: &Filter) -> usize {
     let mut n = 0;
@@ -859,18 +873,12 @@ impl<'a, 'c> Translator<'a, 'c> {
         }
         match f {
             Filter::Compare { path, op, value } => {
-                if path.urn.is_none()
-                    && path.sub.is_none()
-                    && path.name.eq_ignore_ascii_case("id")
-                    && *op == CompareOp::Eq
-                {
-                    if let CompValue::String(v) = value {
-                        let p = self.params.text(v.clone());
-                        return Some(match self.dialect {
-                            Dialect::Sqlite => format!("SELECT {p}"),
-                            Dialect::Postgres => format!("SELECT ({p} COLLATE \"C\")"),
-                        });
-                    }
+                if let Some(v) = id_eq(f) {
+                    let p = self.params.text(v);
+                    return Some(match self.dialect {
+                        Dialect::Sqlite => format!("SELECT {p}"),
+                        Dialect::Postgres => format!("SELECT ({p} COLLATE \"C\")"),
+                    });
                 }
                 let r = self.ctx.resolve_attr(path)?;
                 let cmp = Some((*op, value));
@@ -908,12 +916,7 @@ impl<'a, 'c> Translator<'a, 'c> {
         let Filter::Compare { path, op, value } = f else {
             return false;
         };
-        if path.urn.is_none()
-            && path.sub.is_none()
-            && path.name.eq_ignore_ascii_case("id")
-            && *op == CompareOp::Eq
-            && matches!(value, CompValue::String(_))
-        {
+        if id_eq(f).is_some() {
             return true;
         }
         let Some(r) = self.ctx.resolve_attr(path) else {
@@ -933,12 +936,7 @@ impl<'a, 'c> Translator<'a, 'c> {
         }
         match f {
             Filter::Compare { path, op, value } => {
-                if path.urn.is_none()
-                    && path.sub.is_none()
-                    && path.name.eq_ignore_ascii_case("id")
-                    && *op == CompareOp::Eq
-                    && matches!(value, CompValue::String(_))
-                {
+                if id_eq(f).is_some() {
                     return true;
                 }
                 let Some(r) = self.ctx.resolve_attr(path) else {
@@ -966,22 +964,7 @@ impl<'a, 'c> Translator<'a, 'c> {
     /// `id eq "a" or id eq "b" or …` as one `r.id IN (…)`: `id` is case-exact, so the
     /// comparison is plain equality on the primary key.
     fn id_list(&mut self, operands: &[&Filter]) -> Option<String> {
-        let mut ids = Vec::new();
-        for o in operands {
-            match o {
-                Filter::Compare {
-                    path,
-                    op: CompareOp::Eq,
-                    value: CompValue::String(v),
-                } if path.urn.is_none()
-                    && path.sub.is_none()
-                    && path.name.eq_ignore_ascii_case("id") =>
-                {
-                    ids.push(v.clone())
-                }
-                _ => return None,
-            }
-        }
+        let ids: Vec<&str> = operands.iter().map(|o| id_eq(o)).collect::<Option<_>>()?;
         let list: Vec<String> = ids.into_iter().map(|v| self.params.text(v)).collect();
         Some(format!("r.id IN ({})", list.join(", ")))
     }

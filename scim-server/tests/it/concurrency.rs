@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 use crate::support::postgres_url;
 
 /// A server process, killed on drop.
-struct Proc {
-    child: Child,
-    base: String,
+pub(crate) struct Proc {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Drop for Proc {
@@ -22,7 +22,8 @@ impl Drop for Proc {
     }
 }
 
-fn spawn(db: &str, token: &str) -> Proc {
+/// Starts the `scim-server` binary on 127.0.0.1 with one token.
+pub(crate) fn spawn(db: &str, token: &str) -> Proc {
     let mut child = Command::new(env!("CARGO_BIN_EXE_scim-server"))
         .args([
             "--listen",

@@ -3,53 +3,18 @@
 //! operating system already has; surviving a power loss as well is what `synchronous = FULL`
 //! on SQLite and a PostgreSQL commit give, which this test cannot cut.)
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use crate::concurrency::spawn;
 use crate::support::{postgres_url, TempDir};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(db: &str, token: &str) -> (Proc, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scim-server"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            db,
-            "--token",
-            token,
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start scim-server");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("server printed its endpoint").unwrap();
-        if let Some(b) = line.strip_prefix("SCIM 2.0 endpoint: ") {
-            break b.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (Proc(child), base)
-}
 
 async fn kill_during_writes(db: &str) {
     let token = format!("tok-{}", uuid::Uuid::new_v4());
-    let (mut server, base) = spawn(db, &token);
+    let mut server = spawn(db, &token);
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     let run = uuid::Uuid::new_v4().simple().to_string();
     let acked = Arc::new(tokio::sync::Mutex::new(Vec::<String>::new()));
@@ -84,15 +49,16 @@ async fn kill_during_writes(db: &str) {
         tokio::task::yield_now().await;
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    server.0.kill().expect("SIGKILL");
-    let _ = server.0.wait();
+    server.child.kill().expect("SIGKILL");
+    let _ = server.child.wait();
     for w in writers {
         w.await.unwrap();
     }
     let acked = acked.lock().await.clone();
     assert!(acked.len() >= 300);
 
-    let (_server, base) = spawn(db, &token);
+    let server = spawn(db, &token);
+    let base = server.base.clone();
     let mut found = std::collections::HashSet::new();
     let mut start = 1;
     loop {
