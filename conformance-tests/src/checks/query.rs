@@ -36,6 +36,44 @@ fn expect_order(got: &[String], want: &[&str], what: &str) -> Result<(), Stop> {
     Ok(())
 }
 
+/// The same query with the opposite `sortOrder` must put the ends the other way round: a server
+/// that ignores sorting returns the same order both times and cannot pass by chance (five
+/// resources in storage order match a wanted order one time in 120).
+async fn expect_reversible(
+    cx: &Cx,
+    params: &[(&str, &str)],
+    got: &[String],
+    skip_tag: Option<&str>,
+) -> Result<(), Stop> {
+    let descending = params
+        .iter()
+        .any(|(k, v)| *k == "sortOrder" && v.eq_ignore_ascii_case("descending"));
+    let flipped = if descending {
+        "ascending"
+    } else {
+        "descending"
+    };
+    let mut q: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(k, _)| *k != "sortOrder")
+        .copied()
+        .collect();
+    q.push(("sortOrder", flipped));
+    let other: Vec<String> = order(cx, &q)
+        .await?
+        .into_iter()
+        .filter(|t| Some(t.as_str()) != skip_tag)
+        .collect();
+    let (Some(first), Some(last)) = (got.first(), got.last()) else {
+        return Ok(());
+    };
+    ensure!(
+        other.first() == Some(last) && other.last() == Some(first),
+        "sortOrder={flipped} should start with {last:?} and end with {first:?}: got {other:?}"
+    );
+    Ok(())
+}
+
 fn int(r: &Resp, k: &str) -> Option<u64> {
     r.json.get(k).and_then(Value::as_u64)
 }
@@ -71,9 +109,11 @@ pub fn checks() -> Vec<Check> {
     vec![
         check!("sort-username-asc", "RFC 7644 §3.4.2.3", Must, [Has(Sort), Has(Filter)],
             "sortBy=userName sorts ascending by default", |cx| {
-                let got = order(cx, &[("sortBy", "userName")]).await?;
+                let p = [("sortBy", "userName")];
+                let got = order(cx, &p).await?;
                 let got: Vec<String> = got.into_iter().filter(|t| t != "Eve").collect();
-                expect_order(&got, &["alice", "bob", "carol", "dave"], "sortBy=userName")
+                expect_order(&got, &["alice", "bob", "carol", "dave"], "sortBy=userName")?;
+                expect_reversible(cx, &p, &got, Some("Eve")).await
             }),
         check!("sort-case-insensitive", "RFC 7644 §3.4.2.3", Must, [Has(Sort), Has(Filter)],
             "sorting a caseExact=false attribute ignores case (\"Eve\" after \"dave\")", |cx| {
@@ -82,13 +122,17 @@ pub fn checks() -> Vec<Check> {
             }),
         check!("sort-descending", "RFC 7644 §3.4.2.3", Must, [Has(Sort), Has(Filter)],
             "sortOrder=descending reverses the order", |cx| {
-                let got = order(cx, &[("sortBy", "userName"), ("sortOrder", "descending")]).await?;
-                expect_order(&got, &["Eve", "dave", "carol", "bob", "alice"], "sortOrder=descending")
+                let p = [("sortBy", "userName"), ("sortOrder", "descending")];
+                let got = order(cx, &p).await?;
+                expect_order(&got, &["Eve", "dave", "carol", "bob", "alice"], "sortOrder=descending")?;
+                expect_reversible(cx, &p, &got, None).await
             }),
         check!("sort-subattribute", "RFC 7644 §3.4.2.3", Must, [Has(Sort), Has(Filter)],
             "sortBy a sub-attribute (name.familyName)", |cx| {
-                let got = order(cx, &[("sortBy", "name.familyName")]).await?;
-                expect_order(&got, &["Eve", "dave", "carol", "bob", "alice"], "sortBy=name.familyName")
+                let p = [("sortBy", "name.familyName")];
+                let got = order(cx, &p).await?;
+                expect_order(&got, &["Eve", "dave", "carol", "bob", "alice"], "sortBy=name.familyName")?;
+                expect_reversible(cx, &p, &got, None).await
             }),
         check!("sort-attr-case-insensitive", "RFC 7644 §3.4.2.3", Must, [Has(Sort), Has(Filter)],
             "sortBy is case-insensitive (NAME.FAMILYNAME)", |cx| {
@@ -104,15 +148,18 @@ pub fn checks() -> Vec<Check> {
             }),
         check!("sort-missing-first-descending", "RFC 7644 §3.4.2.3", Must, [Has(Sort), Has(Filter)],
             "descending: resources without the attribute come first", |cx| {
-                let got = order(cx, &[("sortBy", "title"), ("sortOrder", "descending")]).await?;
+                let p = [("sortBy", "title"), ("sortOrder", "descending")];
+                let got = order(cx, &p).await?;
                 ensure!(got.len() == 5, "got {got:?}");
                 ensure!(got[0] == "carol" && got[1] == "bob" && got[4] == "Eve", "sortBy=title descending: got {got:?}, expected carol, bob, alice|dave, Eve");
-                Ok(())
+                expect_reversible(cx, &p, &got, None).await
             }),
         check!("sort-multivalued-primary", "RFC 7644 §3.4.2.3", Must, [Has(Sort), Has(Filter)],
             "sorting by a multi-valued attribute uses the primary value (emails.value)", |cx| {
-                let got = order(cx, &[("sortBy", "emails.value")]).await?;
-                expect_order(&got, &["bob", "alice", "carol", "dave", "Eve"], "sortBy=emails.value")
+                let p = [("sortBy", "emails.value")];
+                let got = order(cx, &p).await?;
+                expect_order(&got, &["bob", "alice", "carol", "dave", "Eve"], "sortBy=emails.value")?;
+                expect_reversible(cx, &p, &got, None).await
             }),
         check!("sort-with-paging", "RFC 7644 §3.4.2.4", Must, [Has(Sort), Has(Filter)],
             "startIndex and count apply to the sorted result", |cx| {
