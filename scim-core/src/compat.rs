@@ -19,7 +19,12 @@ pub struct Compat {
     pub remove_value_selects: bool,
     /// `add`/`replace` on a value filter that matches nothing (e.g.
     /// `emails[type eq "work"].value`) creates the element from the filter's `eq` terms instead of
-    /// failing with `noTarget` (Entra ID).
+    /// failing with `noTarget` (Entra ID, which sends `"op":"Replace"` for a user without a work
+    /// email). For a `replace` with a `path`, RFC 7644 §3.5.2.3 asks for `400 noTarget`, so there
+    /// the tolerance applies only to operations in Entra ID's spelling
+    /// ([`PatchOperation::capitalised_op`](crate::messages::PatchOperation::capitalised_op));
+    /// an RFC-spelled `replace` still gets `noTarget`. `add` (§3.5.2.1: a target that does not
+    /// exist is added) and keys of a path-less value object are not affected by the spelling.
     pub create_on_no_match: bool,
     /// Single-valued complex attributes sent as a bare string (`"manager": "m1"`), as a one-element
     /// array, or cleared with `{"value": ""}` (Entra ID's enterprise `manager`).

@@ -355,12 +355,22 @@ pub struct PatchOperation {
     /// The value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
+    /// The `op` was spelled with capitals (`"Replace"`), as Entra ID's default dialect does (the
+    /// RFC spelling is lower-case). Set by [`PatchOp::from_json`]; see
+    /// [`Compat::create_on_no_match`] for the one tolerance that depends on it.
+    #[serde(skip)]
+    pub capitalised_op: bool,
 }
 
 impl PatchOperation {
     /// An operation of any kind.
     pub fn new(op: PatchOpKind, path: Option<String>, value: Option<Value>) -> Self {
-        PatchOperation { op, path, value }
+        PatchOperation {
+            op,
+            path,
+            value,
+            capitalised_op: false,
+        }
     }
     /// An `add`.
     pub fn add(path: Option<&str>, value: Value) -> Self {
@@ -368,6 +378,7 @@ impl PatchOperation {
             op: PatchOpKind::Add,
             path: path.map(str::to_string),
             value: Some(value),
+            capitalised_op: false,
         }
     }
     /// A `replace`.
@@ -376,6 +387,7 @@ impl PatchOperation {
             op: PatchOpKind::Replace,
             path: path.map(str::to_string),
             value: Some(value),
+            capitalised_op: false,
         }
     }
     /// A `remove`.
@@ -384,6 +396,7 @@ impl PatchOperation {
             op: PatchOpKind::Remove,
             path: Some(path.to_string()),
             value: None,
+            capitalised_op: false,
         }
     }
 }
@@ -489,6 +502,7 @@ impl PatchOp {
                     json_kind(op)
                 ))
             })?;
+            let capitalised_op = matches!(get_ci(o, "op"), Some(Value::String(s)) if s.bytes().any(|b| b.is_ascii_uppercase()));
             let kind = match get_ci(o, "op") {
                 Some(Value::String(s)) => PatchOpKind::parse(s, compat.case_insensitive_ops)
                     .ok_or_else(|| {
@@ -530,6 +544,7 @@ impl PatchOp {
                 op: kind,
                 path,
                 value,
+                capitalised_op,
             });
         }
         Ok(PatchOp {

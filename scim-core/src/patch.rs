@@ -58,8 +58,17 @@ pub fn apply_operations(
     compat: &Compat,
 ) -> ScimResult<PatchOutcome> {
     let mut work = resource.clone();
-    let engine = Engine { ctx, compat };
+    // RFC 7644 §3.5.2.3 wants `noTarget` for a replace whose value filter matches nothing; only
+    // Entra ID's spelling of the op gets the element created (see `Compat::create_on_no_match`).
+    let mut rfc_replace = *compat;
+    rfc_replace.create_on_no_match = false;
     for (i, op) in ops.iter().enumerate() {
+        let compat = if op.op == PatchOpKind::Replace && op.path.is_some() && !op.capitalised_op {
+            &rfc_replace
+        } else {
+            compat
+        };
+        let engine = Engine { ctx, compat };
         engine.apply_one(&mut work, op).map_err(|mut e| {
             let path = op
                 .path
@@ -70,7 +79,7 @@ pub fn apply_operations(
             e
         })?;
     }
-    engine.check_required(resource, &work)?;
+    Engine { ctx, compat }.check_required(resource, &work)?;
     sync_schemas(&mut work, ctx);
     let changed = work != *resource;
     if changed {
@@ -972,6 +981,7 @@ pub(crate) fn coerce_value(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ScimType;
     use serde_json::json;
 
     fn run(before: Value, ops: Value, compat: &Compat) -> ScimResult<(JsonMap, bool)> {
@@ -983,6 +993,55 @@ mod tests {
         )?;
         let out = apply_patch(&mut m, &patch, &ctx, compat)?;
         Ok((m, out.changed))
+    }
+
+    /// RFC 7644 §3.5.2.3: an RFC-spelled replace whose value filter matches nothing is
+    /// `noTarget`, also under the default policy; Entra ID's `"Replace"` and any `add` create the
+    /// element (the project's idp-wire-behaviour notes).
+    #[test]
+    fn replace_with_unmatched_filter_is_no_target_unless_spelled_by_entra() {
+        let u = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "a",
+            "emails": [{"value": "w@example.com", "type": "work"}]});
+        let path = "emails[type eq \"other\"].value";
+        for compat in [Compat::default(), Compat::strict()] {
+            let e = run(
+                u.clone(),
+                json!([{"op": "replace", "path": path, "value": "x@example.com"}]),
+                &compat,
+            )
+            .unwrap_err();
+            assert_eq!(e.scim_type, Some(ScimType::NoTarget), "{e:?}");
+        }
+        let want = json!([{"value": "w@example.com", "type": "work"}, {"value": "x@example.com", "type": "other"}]);
+        let (m, changed) = run(
+            u.clone(),
+            json!([{"op": "Replace", "path": path, "value": "x@example.com"}]),
+            &Compat::default(),
+        )
+        .unwrap();
+        assert!(changed);
+        assert_eq!(m["emails"], want);
+        let (m, _) = run(
+            u.clone(),
+            json!([{"op": "add", "path": path, "value": "x@example.com"}]),
+            &Compat::default(),
+        )
+        .unwrap();
+        assert_eq!(m["emails"], want);
+        // Strict: no spelling creates anything.
+        let e = run(
+            u.clone(),
+            json!([{"op": "add", "path": path, "value": "x@example.com"}]),
+            &Compat::strict(),
+        )
+        .unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::NoTarget), "{e:?}");
+        // A replace that matches still replaces, whatever the spelling.
+        let (m, _) = run(u, json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "n@example.com"}]), &Compat::default()).unwrap();
+        assert_eq!(
+            m["emails"],
+            json!([{"value": "n@example.com", "type": "work"}])
+        );
     }
 
     #[test]
@@ -1034,11 +1093,11 @@ mod tests {
             json!([{"value": "u2"}, {"value": "u3"}, {"value": "u4"}])
         );
         // Strict RFC reading: remove without a filter clears the attribute.
-        let p = PatchOp::new(vec![PatchOperation {
-            op: PatchOpKind::Remove,
-            path: Some("members".into()),
-            value: Some(json!([{"value": "u2"}])),
-        }]);
+        let p = PatchOp::new(vec![PatchOperation::new(
+            PatchOpKind::Remove,
+            Some("members".into()),
+            Some(json!([{"value": "u2"}])),
+        )]);
         apply_patch(&mut g, &p, &ctx, &Compat::strict()).unwrap();
         assert!(!g.contains_key("members"));
 

@@ -25,8 +25,9 @@
 //! the PatchOp URN in `schemas`, so `case_insensitive_ops` and `missing_message_schema` never
 //! apply; no case sends a `value` with `remove` (`remove_value_selects`), a string boolean
 //! (`string_booleans`) or an odd complex shape (`complex_shapes`, `json_string_values`). The
-//! only tolerance the table reaches is `create_on_no_match` (a value filter matching nothing on
-//! add/replace creates the element instead of failing with `noTarget`). A remove whose filter
+//! only tolerance the table could reach is `create_on_no_match`, and for a `replace` with a path
+//! it applies only to Entra ID's capitalised `"Replace"`, so a lower-case replace whose filter
+//! matches nothing is `noTarget` in both modes and the known-differences list is empty. A remove whose filter
 //! matches nothing succeeds in both modes (RFC 7644 §3.5.2.2).
 
 use scim_core::{apply_patch, Compat, Context, PatchOp, Resource, ScimError};
@@ -36,20 +37,7 @@ const CASES: &str = include_str!("../fixtures/rfc/patch_cases.json");
 
 /// Cases whose `Compat::default()` result differs from the fixture: (case name, reason).
 /// They are skipped in the default run; see the module docs.
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
-    (
-        "replace-value-path-without-match-is-noTarget",
-        "RFC 7644 §3.5.2.3: no record match SHALL be 400 noTarget; Compat::default() has \
-         create_on_no_match (Entra ID) and creates the element instead (deliberate tolerance; \
-         passes under Compat::strict())",
-    ),
-    (
-        "atomic-second-op-value-path-without-match-fails",
-        "RFC 7644 §3.5.2.3 answers noTarget for a value filter that matches nothing; the default \
-         Compat creates the element instead (Entra ID's behaviour, create_on_no_match). \
-         Compat::strict() follows the RFC (atomicity holds either way)",
-    ),
-];
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[];
 
 /// Cases whose `Compat::strict()` result differs from the fixture: (case name, reason).
 const STRICT_DIFFERENCES: &[(&str, &str)] = &[];
