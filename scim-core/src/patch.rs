@@ -303,6 +303,12 @@ impl Engine<'_, '_> {
                 None | Some(Value::Null) => Ok(()),
                 Some(Value::Object(o)) => {
                     for (k, v) in o {
+                        if k.eq_ignore_ascii_case("schemas") {
+                            // Python SCIM libraries serialise an extension object with its own
+                            // `schemas`; naming this extension says nothing new.
+                            self.check_nested_schemas(schema, v)?;
+                            continue;
+                        }
                         let p = PatchPath {
                             attr: AttrPath::parse(k)
                                 .map(|a| a.with_urn(schema.id.clone()))
@@ -326,6 +332,30 @@ impl Engine<'_, '_> {
                 ))),
             },
         }
+    }
+
+    /// A `schemas` key inside an extension object: ignored when it names that extension (or
+    /// under the default policy, whatever it names); `invalidValue` in strict mode when it names
+    /// another schema.
+    fn check_nested_schemas(&self, schema: &Schema, v: &Value) -> ScimResult<()> {
+        if !self.compat.ignore_unknown_attributes {
+            let names: Vec<&Value> = match v {
+                Value::Array(a) => a.iter().collect(),
+                other => vec![other],
+            };
+            for n in names {
+                match n.as_str() {
+                    Some(s) if s.eq_ignore_ascii_case(&schema.id) => {}
+                    _ => {
+                        return Err(ScimError::invalid_value(format!(
+                            "\"schemas\" inside the {} object names {n}, not that extension",
+                            schema.id
+                        )))
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Mutability (RFC 7643 §2.2): readOnly never; immutable only while unassigned.
@@ -401,8 +431,11 @@ impl Engine<'_, '_> {
             )));
         }
 
-        let cont = container_mut(work, r, kind != PatchOpKind::Remove)
-            .ok_or_else(|| ScimError::no_target(format!("{name} is not set")))?;
+        let Some(cont) = container_mut(work, r, kind != PatchOpKind::Remove) else {
+            // Removing from an extension object that is not there: nothing is assigned, so there
+            // is nothing to do (RFC 7644 §3.5.2.2; Entra ID clears `manager` this way).
+            return Ok(());
+        };
         let cur = take_attr(cont, name);
         let result = match (kind, filter) {
             (PatchOpKind::Remove, None) => self.remove_plain(r, cur, value),
