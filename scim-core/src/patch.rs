@@ -233,7 +233,7 @@ impl Engine<'_, '_> {
                     if k.eq_ignore_ascii_case("schemas") {
                         continue;
                     }
-                    let path = PatchPath::parse(k).map_err(|e| {
+                    let path = PatchPath::parse(k.trim()).map_err(|e| {
                         ScimError::invalid_path(format!("key {k:?} in \"value\": {}", e.detail))
                     })?;
                     self.apply_at(work, op.op, &path, Some(v))?;

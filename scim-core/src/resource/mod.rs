@@ -343,6 +343,13 @@ fn canonical_attrs(
     out
 }
 
+/// The attribute name of a key qualified by the core schema URN (`urn:…:User:userName`), any case.
+fn core_qualified<'k>(key: &'k str, core: &str) -> Option<&'k str> {
+    let head = key.get(..core.len())?;
+    let name = key.get(core.len()..)?.strip_prefix(':')?;
+    (head.eq_ignore_ascii_case(core) && !name.is_empty() && !name.contains(':')).then_some(name)
+}
+
 /// Canonicalises a resource object's keys (see the module docs).
 pub fn canonicalize(map: JsonMap, ctx: &Context<'_>) -> JsonMap {
     let rt = ctx.resource_type;
@@ -379,6 +386,12 @@ pub fn canonicalize(map: JsonMap, ctx: &Context<'_>) -> JsonMap {
                 other => {
                     out.insert(ext.schema.clone(), other);
                 }
+            }
+        } else if let Some(name) = core_qualified(&k, &rt.schema) {
+            // `urn:…:core:2.0:Group:members` is the core attribute `members` (RFC 7644 §3.10
+            // allows the URN-qualified form anywhere an attribute is named).
+            if !rest.keys().any(|r| r.eq_ignore_ascii_case(name)) {
+                rest.insert(name.to_string(), v);
             }
         } else {
             rest.insert(k, v);

@@ -673,14 +673,6 @@ fn split_member_ops(
 ) -> ApiResult<Option<(Vec<PatchOperation>, Vec<MemberChange>)>> {
     let mut data_ops = Vec::new();
     let mut changes = Vec::new();
-    let is_members = |path: &PatchPath| {
-        path.attr.name.eq_ignore_ascii_case("members")
-            && path
-                .attr
-                .urn
-                .as_deref()
-                .is_none_or(|u| u.eq_ignore_ascii_case(scim_core::schema::GROUP))
-    };
     for op in ops {
         match &op.path {
             None => {
@@ -688,35 +680,35 @@ fn split_member_ops(
                     data_ops.push(op.clone());
                     continue;
                 };
-                let mut rest = obj.clone();
-                let members_key = rest
-                    .keys()
-                    .find(|k| k.eq_ignore_ascii_case("members"))
-                    .cloned();
-                if let Some(k) = members_key {
-                    let v = rest.shift_remove(&k).unwrap_or(Value::Null);
-                    let rows = member_rows(&v)?;
-                    if op.op == PatchOpKind::Replace {
-                        changes.push(MemberChange::RemoveAll);
+                // Every spelling of the key (any case, URN-qualified, padded) is the member list;
+                // a key that reaches into it (`members.value`, `members[…]`) needs the whole list.
+                let mut rest = JsonMap::new();
+                for (k, v) in obj {
+                    match member_key(k) {
+                        None => {
+                            rest.insert(k.clone(), v.clone());
+                        }
+                        Some(path) if path.attr.sub.is_some() || path.filter.is_some() => {
+                            return Ok(None)
+                        }
+                        Some(_) => {
+                            let rows = member_rows(v)?;
+                            if op.op == PatchOpKind::Replace {
+                                changes.push(MemberChange::RemoveAll);
+                            }
+                            changes.push(MemberChange::Add(rows));
+                        }
                     }
-                    changes.push(MemberChange::Add(rows));
-                }
-                if rest.keys().any(|k| {
-                    k.to_ascii_lowercase().starts_with("members.")
-                        || k.to_ascii_lowercase().starts_with("members[")
-                }) {
-                    return Ok(None);
                 }
                 if !rest.is_empty() {
                     data_ops.push(PatchOperation::new(op.op, None, Some(Value::Object(rest))));
                 }
             }
             Some(raw) => {
-                let path = PatchPath::parse(raw)?;
-                if !is_members(&path) {
+                let Some(path) = member_key(raw) else {
                     data_ops.push(op.clone());
                     continue;
-                }
+                };
                 if path.attr.sub.is_some() {
                     return Ok(None);
                 }
@@ -752,6 +744,19 @@ fn split_member_ops(
         }
     }
     Ok(Some((data_ops, changes)))
+}
+
+/// The parsed path when `key` (a PATCH path or a key of a path-less value) names the Group's
+/// `members`, in any spelling: case, the core Group URN prefix, surrounding whitespace.
+fn member_key(key: &str) -> Option<PatchPath> {
+    let path = PatchPath::parse(key.trim()).ok()?;
+    let named = path.attr.name.eq_ignore_ascii_case("members")
+        && path
+            .attr
+            .urn
+            .as_deref()
+            .is_none_or(|u| u.eq_ignore_ascii_case(scim_core::schema::GROUP));
+    named.then_some(path)
 }
 
 /// `value eq "a" or value eq "b"` → `["a", "b"]`.

@@ -7,6 +7,7 @@ mod bulk;
 mod concurrency;
 mod differential;
 mod durability;
+mod hardening;
 mod host;
 mod integrity;
 mod plans;

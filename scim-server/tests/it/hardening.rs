@@ -1,0 +1,257 @@
+//! Issue 9 over HTTP on both backends: PATCH forms identity providers send (item 1) and members
+//! only through member resolution (item 2).
+
+use crate::backends;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
+backends!(patch_removes_of_unassigned_attributes_succeed, |s| {
+    let id = s.user("unassigned").await;
+    let path = format!("/Users/{id}");
+    let before = s.get(&path).await.body;
+    for p in [
+        "title".to_string(),
+        "name.givenName".to_string(),
+        "emails[type eq \"work\"]".to_string(),
+        "emails[type eq \"work\"].value".to_string(),
+        format!("{ENT}:employeeNumber"),
+        format!("{ENT}:manager"),
+        format!("{ENT}:manager.value"),
+        ENT.to_string(),
+    ] {
+        let r = s.patch(&path, json!([{"op": "remove", "path": p}])).await;
+        assert_eq!(r.status, StatusCode::OK, "remove {p}: {}", r.body);
+        assert_eq!(
+            r.body["meta"]["version"], before["meta"]["version"],
+            "remove {p} changed the version"
+        );
+    }
+    // Entra ID's capitalised spelling, as sent to clear a manager.
+    let r = s
+        .patch(
+            &path,
+            json!([{"op": "Remove", "path": format!("{ENT}:manager")}]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+});
+
+backends!(patch_extension_object_with_its_own_schemas_key, |s| {
+    let id = s.user("ext-schemas").await;
+    let path = format!("/Users/{id}");
+    let obj = json!({"schemas": [ENT], "employeeNumber": "42", "department": "Eng"});
+    for ops in [
+        json!([{"op": "add", "path": ENT, "value": obj}]),
+        json!([{"op": "replace", "path": ENT, "value": obj}]),
+        json!([{"op": "replace", "value": {ENT: obj}}]),
+    ] {
+        let r = s.patch(&path, ops.clone()).await;
+        assert_eq!(r.status, StatusCode::OK, "{ops}: {}", r.body);
+        assert_eq!(
+            r.body[ENT],
+            json!({"employeeNumber": "42", "department": "Eng"}),
+            "{ops}"
+        );
+        let got = s.get(&path).await.body;
+        assert!(
+            got[ENT].get("schemas").is_none(),
+            "a nested schemas was stored: {got}"
+        );
+        assert!(
+            got["schemas"].as_array().unwrap().contains(&json!(ENT)),
+            "{got}"
+        );
+    }
+});
+
+// Every way of naming `members` in a path-less PATCH goes through member resolution: the
+// member rows change, and nothing is ever stored in the group's JSON.
+backends!(members_only_through_member_resolution, |s| {
+    let u1 = s.user("m-one").await;
+    let u2 = s.user("m-two").await;
+    let g = s.group("resolution", &[]).await;
+    let path = format!("/Groups/{g}");
+    let keys = [
+        "members".to_string(),
+        "Members".to_string(),
+        "MEMBERS".to_string(),
+        " members ".to_string(),
+        format!("{GROUP}:members"),
+        format!("{}:Members", GROUP.to_ascii_lowercase()),
+    ];
+    for key in &keys {
+        for op in ["add", "replace", "Add", "Replace"] {
+            // Reset to no members, then add u1 and u2 through this key.
+            let r = s
+                .patch(
+                    &path,
+                    json!([{"op": "replace", "path": "members", "value": []}]),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            let mut value = serde_json::Map::new();
+            value.insert(
+                key.clone(),
+                json!([{"value": u1}, {"value": u2, "display": "Two"}]),
+            );
+            let r = s.patch(&path, json!([{"op": op, "value": value}])).await;
+            assert_eq!(r.status, StatusCode::OK, "{op} {key:?}: {}", r.body);
+            let got = s.get(&path).await.body;
+            let mut ids: Vec<&str> = got["members"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|m| m["value"].as_str()).collect())
+                .unwrap_or_default();
+            ids.sort();
+            let mut want = vec![u1.as_str(), u2.as_str()];
+            want.sort();
+            assert_eq!(ids, want, "{op} {key:?}: {got}");
+            for m in got["members"].as_array().unwrap() {
+                assert!(m["$ref"].as_str().unwrap().contains("/Users/"), "{m}");
+            }
+            let text = got.to_string();
+            assert!(
+                !text.contains(GROUP.to_string().as_str()) || got["schemas"] == json!([GROUP]),
+                "URN-qualified key kept: {got}"
+            );
+            // The member filter finds the group: rows, not JSON.
+            let r = s
+                .get(&format!("/Groups?filter=members.value eq \"{u1}\""))
+                .await;
+            assert_eq!(r.body["totalResults"], 1, "{op} {key:?}: {}", r.body);
+        }
+    }
+});
+
+backends!(unknown_and_foreign_member_ids_are_refused_by_name, |s| {
+    let g = s.group("refuse", &[]).await;
+    let path = format!("/Groups/{g}");
+    let forms: Vec<(&str, Value)> = vec![
+        (
+            "path",
+            json!([{"op": "add", "path": "members", "value": [{"value": "not-a-user"}]}]),
+        ),
+        (
+            "pathless",
+            json!([{"op": "add", "value": {"members": [{"value": "not-a-user"}]}}]),
+        ),
+        (
+            "urn",
+            json!([{"op": "add", "value": {format!("{GROUP}:members"): [{"value": "not-a-user", "$ref": "https://evil/"}]}}]),
+        ),
+        (
+            "replace",
+            json!([{"op": "replace", "path": "members", "value": [{"value": "not-a-user"}]}]),
+        ),
+    ];
+    for (what, ops) in forms {
+        let r = s.patch(&path, ops).await;
+        r.assert_error(400, Some("invalidValue"));
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("not-a-user"),
+            "{what}: {}",
+            r.body
+        );
+    }
+    let r = s
+        .post("/Groups", json!({"schemas": [GROUP], "displayName": "refuse-post", "members": [{"value": "not-a-user"}]}))
+        .await;
+    r.assert_error(400, Some("invalidValue"));
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not-a-user"),
+        "{}",
+        r.body
+    );
+    let r = s
+        .post("/Groups", json!({"schemas": [GROUP], "displayName": "refuse-urn", format!("{GROUP}:members"): [{"value": "not-a-user"}]}))
+        .await;
+    r.assert_error(400, Some("invalidValue"));
+    let r = s
+        .put(&path, json!({"schemas": [GROUP], "displayName": "refuse", "MEMBERS": [{"value": "not-a-user"}]}))
+        .await;
+    r.assert_error(400, Some("invalidValue"));
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not-a-user"),
+        "{}",
+        r.body
+    );
+    // Bulk data goes through the same member code.
+    let r = s
+        .post("/Bulk", json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+            {"method": "POST", "path": "/Groups", "bulkId": "g", "data": {"schemas": [GROUP], "displayName": "bulk-refuse", format!("{GROUP}:members"): [{"value": "not-a-user"}]}},
+            {"method": "PATCH", "path": format!("/Groups/{g}"), "data": {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "add", "value": {format!("{GROUP}:Members"): [{"value": "not-a-user"}]}}]}}
+        ]}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for op in r.body["Operations"].as_array().unwrap() {
+        assert_eq!(op["status"], "400", "{op}");
+        assert!(
+            op["response"]["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("not-a-user"),
+            "{op}"
+        );
+    }
+    let got = s.get(&path).await.body;
+    assert!(got.get("members").is_none(), "{got}");
+});
+
+// A user of another tenant is unknown here: refused by id, whatever the spelling.
+backends!(foreign_tenant_member_ids_are_refused, |s0| {
+    let other_token = format!("tok-{}", uuid::Uuid::new_v4());
+    let opts = Options {
+        extra_tokens: vec![(
+            other_token.clone(),
+            format!("other-{}", uuid::Uuid::new_v4()),
+        )],
+        ..Options::default()
+    };
+    let backend = s0.backend;
+    drop(s0);
+    let Some(s) = TestServer::start_with(backend, opts).await else {
+        return;
+    };
+    let r = s
+        .call_with(
+            reqwest::Method::POST,
+            "/Users",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "foreign"})),
+            &other_token,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let foreign = r.body["id"].as_str().unwrap().to_string();
+    let g = s.group("mine", &[]).await;
+    for ops in [
+        json!([{"op": "add", "path": "members", "value": [{"value": foreign}]}]),
+        json!([{"op": "add", "value": {format!("{GROUP}:members"): [{"value": foreign}]}}]),
+        json!([{"op": "replace", "value": {" Members ": [{"value": foreign}]}}]),
+    ] {
+        let r = s.patch(&format!("/Groups/{g}"), ops.clone()).await;
+        r.assert_error(400, Some("invalidValue"));
+        assert!(
+            r.body["detail"].as_str().unwrap_or("").contains(&foreign),
+            "{ops}: {}",
+            r.body
+        );
+    }
+    assert!(s
+        .get(&format!("/Groups/{g}"))
+        .await
+        .body
+        .get("members")
+        .is_none());
+});
