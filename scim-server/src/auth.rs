@@ -238,6 +238,9 @@ pub async fn require_auth(
     }
     match state.auth().check(token).await {
         Ok(Some(p)) => {
+            if let Some(slot) = req.extensions().get::<crate::observe::TenantSlot>() {
+                slot.set(&p.tenant);
+            }
             req.extensions_mut().insert(p);
             Ok(next.run(req).await)
         }

@@ -73,6 +73,10 @@ pub struct Cli {
     /// Log format: text or json.
     #[arg(long, env = "SCIM_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` on this separate address (off when
+    /// absent; keep it on a private interface: it needs no credentials).
+    #[arg(long, env = "SCIM_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The configuration file.
@@ -157,6 +161,8 @@ pub struct Built {
     pub new_token: Option<String>,
     /// The store (for shutdown).
     pub store: Arc<SqlStore>,
+    /// The state the app serves (for the metrics endpoint).
+    pub state: ScimState,
 }
 
 /// Builds the application from flags and the optional file.
@@ -264,7 +270,7 @@ pub async fn build(cli: &Cli) -> Result<Built, ConfigError> {
         state = state.with_cursor_key(parse_key(k)?);
     }
     let app = app(
-        state,
+        state.clone(),
         &cli.base_path,
         Duration::from_secs(cli.request_timeout),
     );
@@ -272,19 +278,20 @@ pub async fn build(cli: &Cli) -> Result<Built, ConfigError> {
         app,
         new_token,
         store,
+        state,
     })
 }
 
 /// The complete application: the SCIM router under `base_path` with the standard layers, in
-/// this order from the outside in: tracing, panic catching, SCIM error rendering, timeout,
-/// compression.
+/// this order from the outside in: request id, span, log line and metrics
+/// ([`crate::observe`]), panic catching, SCIM error rendering, timeout, compression; plus
+/// `/healthz` and `/readyz` outside the base path, without credentials.
 pub fn app(state: ScimState, base_path: &str, timeout: Duration) -> Router {
     use tower_http::catch_panic::CatchPanicLayer;
     use tower_http::compression::CompressionLayer;
     use tower_http::timeout::TimeoutLayer;
-    use tower_http::trace::TraceLayer;
     let max_in_flight = state.settings().max_in_flight;
-    let scim = crate::routes::router(state).layer(axum::middleware::from_fn_with_state(
+    let scim = crate::routes::router(state.clone()).layer(axum::middleware::from_fn_with_state(
         Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1))),
         shed_load,
     ));
@@ -294,7 +301,13 @@ pub fn app(state: ScimState, base_path: &str, timeout: Duration) -> Router {
     } else {
         Router::new().nest(base, scim)
     };
-    root.fallback(|| async { ApiError::from(ScimError::not_found("no such endpoint")) })
+    let health = Router::new()
+        .route("/healthz", axum::routing::get(crate::observe::healthz))
+        .route("/readyz", axum::routing::get(crate::observe::readyz))
+        .with_state(state.clone());
+    let base_arc: Arc<str> = Arc::from(if base.is_empty() { "/" } else { base });
+    root.merge(health)
+        .fallback(|| async { ApiError::from(ScimError::not_found("no such endpoint")) })
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -304,7 +317,10 @@ pub fn app(state: ScimState, base_path: &str, timeout: Duration) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::from(ScimError::new(500, None, "internal error")).into_response()
         }))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            base_arc,
+            crate::observe::observe,
+        ))
 }
 
 /// Load shedding: beyond the configured number of requests in flight, answer `429` with
@@ -351,4 +367,25 @@ async fn scim_error_bodies(resp: Response) -> Response {
         }
     }
     out
+}
+
+/// The metrics endpoint on its own listener: `GET /metrics` in the Prometheus text format.
+pub fn metrics_app(
+    state: ScimState,
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+) -> Router {
+    Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let state = state.clone();
+            let handle = handle.clone();
+            async move {
+                crate::observe::sample_gauges(&state);
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    handle.render(),
+                )
+            }
+        }),
+    )
 }

@@ -23,6 +23,7 @@ pub mod auth;
 pub mod config;
 pub mod cursor;
 pub mod error;
+pub mod observe;
 pub mod routes;
 pub mod state;
 pub mod store;

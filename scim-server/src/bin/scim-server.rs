@@ -23,7 +23,11 @@ async fn main() -> std::process::ExitCode {
             .json()
             .init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
+        use std::io::IsTerminal;
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::stdout().is_terminal())
+            .init();
     }
     let built = match build(&cli).await {
         Ok(b) => b,
@@ -44,17 +48,26 @@ async fn main() -> std::process::ExitCode {
         .map(|a| a.to_string())
         .unwrap_or_else(|_| cli.listen.to_string());
     let base = format!("http://{addr}{}", cli.base_path.trim_end_matches('/'));
-    println!("SCIM 2.0 endpoint: {base}");
+    let json_logs = cli.log_format == "json";
+    // In JSON log mode stdout carries only log records: the banner becomes one.
+    if json_logs {
+        tracing::info!(endpoint = %base, "serving SCIM 2.0");
+    } else {
+        println!("SCIM 2.0 endpoint: {base}");
+    }
     match &built.new_token {
-        Some(t) => {
-            println!("Created a bearer token for tenant \"default\" (shown once; only its hash is stored):");
-            println!();
-            println!("    {t}");
-            println!();
-            println!("Try it:");
-            println!("    curl -H 'Authorization: Bearer {t}' {base}/Users");
-        }
+        Some(t) => announce_first_token(t, &base, &cli.database_url, json_logs),
+        None if json_logs => tracing::info!("using the configured or previously created tokens"),
         None => println!("Using the configured or previously created bearer tokens."),
+    }
+    if let Some(addr) = cli.metrics_listen {
+        match serve_metrics(addr, built.state.clone()).await {
+            Ok(bound) => tracing::info!(address = %bound, "metrics at http://{bound}/metrics"),
+            Err(e) => {
+                eprintln!("scim-server: cannot serve metrics on {addr}: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        }
     }
     let shutdown = async {
         let ctrl_c = async {
@@ -85,4 +98,100 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The first-start token goes to the terminal only: to stderr when that is a terminal, else to a
+/// file readable by the owner alone, whose path (never the token) is printed or logged.
+fn announce_first_token(token: &str, base: &str, database_url: &str, json_logs: bool) {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        eprintln!(
+            "Created a bearer token for tenant \"default\" (shown once; only its hash is stored):"
+        );
+        eprintln!();
+        eprintln!("    {token}");
+        eprintln!();
+        eprintln!("Try it:");
+        eprintln!("    curl -H 'Authorization: Bearer {token}' {base}/Users");
+        if !json_logs {
+            println!("The first-start token was shown on the terminal (stderr).");
+        }
+        return;
+    }
+    let dir = database_url
+        .strip_prefix("sqlite://")
+        .map(std::path::Path::new)
+        .and_then(|p| p.parent())
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    let path = dir.join("scim-first-token");
+    match write_private(&path, token) {
+        Ok(()) if json_logs => {
+            tracing::info!(token_file = %path.display(), "created a bearer token for tenant \"default\"; read it from the file, then delete the file")
+        }
+        Ok(()) => {
+            println!("Created a bearer token for tenant \"default\" (only its hash is stored).");
+            println!(
+                "First-start token file: {} (mode 0600; delete it once read)",
+                path.display()
+            );
+            println!("Try it:");
+            println!(
+                "    curl -H \"Authorization: Bearer $(cat {})\" {base}/Users",
+                path.display()
+            );
+        }
+        Err(e) => {
+            // Nowhere private to put it: say so rather than print a secret into a log.
+            tracing::error!(path = %path.display(), error = %e, "cannot write the first-start token; restart with --token");
+        }
+    }
+}
+
+fn write_private(path: &std::path::Path, token: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    writeln!(f, "{token}")?;
+    f.sync_all()
+}
+
+/// Serves `/metrics` on its own listener with a Prometheus recorder installed for the process.
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    state: scim_server::ScimState,
+) -> Result<std::net::SocketAddr, String> {
+    use metrics_exporter_prometheus::Matcher;
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("scim_request_duration_seconds".into()),
+            &[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0, 30.0,
+            ],
+        )
+        .map_err(|e| e.to_string())?
+        .install_recorder()
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = scim_server::config::metrics_app(state, handle);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(bound)
 }

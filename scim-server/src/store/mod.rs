@@ -263,6 +263,14 @@ pub trait Store: Send + Sync + 'static {
     /// True when no token exists at all (first start).
     async fn has_tokens(&self) -> Result<bool, StoreError>;
 
+    /// Answers when the database answers a trivial query (`/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Connection pools as (name, open connections, idle connections), for metrics gauges.
+    fn pool_stats(&self) -> Vec<(&'static str, u32, u32)> {
+        Vec::new()
+    }
+
     /// Waits until every write committed so far is durable. Writes are durable when they
     /// return, except inside [`defer_durability`], whose caller calls this before answering.
     async fn sync(&self) -> Result<(), StoreError> {

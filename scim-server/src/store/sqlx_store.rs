@@ -1274,6 +1274,19 @@ impl Store for SqlStore {
         }
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").fetch_one(&self.read).await?;
+        sqlx::query("SELECT 1").fetch_one(&self.write).await?;
+        Ok(())
+    }
+
+    fn pool_stats(&self) -> Vec<(&'static str, u32, u32)> {
+        vec![
+            ("read", self.read.size(), self.read.num_idle() as u32),
+            ("write", self.write.size(), self.write.num_idle() as u32),
+        ]
+    }
+
     async fn has_tokens(&self) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM scim_tokens")
             .fetch_one(&self.read)

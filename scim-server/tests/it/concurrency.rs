@@ -148,7 +148,8 @@ async fn two_processes_add_distinct_members_concurrently() {
 }
 
 /// `scim-server` with no database flag uses `./scim.db`, creates a token on first start and
-/// prints it with a curl example; on SIGTERM it finishes in-flight requests and exits 0; a
+/// (stderr not being a terminal) writes it to a mode-0600 file named on stdout with a curl
+/// example; on SIGTERM it finishes in-flight requests and exits 0; a
 /// restart keeps every acknowledged write and reuses the stored token.
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,16 +187,33 @@ async fn first_start_token_graceful_shutdown_and_restart() {
         (Proc { child, base }, printed)
     };
     let (p, printed) = start();
-    let token = printed
+    // stderr is not a terminal here, so the token is in a file only its owner can read, and
+    // never on stdout (which may be a log stream).
+    let token_file = printed
         .iter()
-        .map(|l| l.trim())
-        .find(|l| l.len() >= 40 && !l.contains(' '))
-        .expect("the first start prints a token")
+        .find_map(|l| l.strip_prefix("First-start token file: "))
+        .and_then(|l| l.split(" (").next())
+        .expect("the first start names the token file")
         .to_string();
+    let token_path = dir.0.join(&token_file);
+    let token = std::fs::read_to_string(&token_path)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(token.len() >= 40, "{token:?}");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "token file mode {mode:o}");
+    }
+    assert!(
+        !printed.iter().any(|l| l.contains(&token)),
+        "the token was printed: {printed:?}"
+    );
     assert!(
         printed
             .iter()
-            .any(|l| l.contains("curl -H 'Authorization: Bearer")),
+            .any(|l| l.contains("curl -H \"Authorization: Bearer $(cat ")),
         "{printed:?}"
     );
     assert!(dir.0.join("scim.db").exists());

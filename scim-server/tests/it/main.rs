@@ -10,6 +10,7 @@ mod durability;
 mod hardening;
 mod host;
 mod integrity;
+mod observe;
 mod plans;
 mod rendered;
 mod replay;
