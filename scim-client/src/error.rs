@@ -40,13 +40,44 @@ pub enum Error {
     /// A paginated listing did not advance (the service returned the same page again).
     #[error("pagination did not advance: {0}")]
     Pagination(String),
+    /// The service answered with a redirect that was not followed: redirects are off unless
+    /// [`crate::ClientBuilder::allow_same_host_redirects`] is set, and even then a redirect to
+    /// another host, or one that would turn a POST into a GET, is refused.
+    #[error("HTTP {status} redirect{} not followed: {reason}", location.as_ref().map(|l| format!(" to {l}")).unwrap_or_default())]
+    Redirect {
+        /// HTTP status (`301`, `302`, `303`, `307`, `308`, …).
+        status: u16,
+        /// The `Location` header.
+        location: Option<String>,
+        /// Why it was not followed.
+        reason: String,
+    },
+    /// The response body is larger than [`crate::ClientBuilder::max_response_bytes`];
+    /// reading stopped at the limit.
+    #[error("the response (HTTP {status}) is larger than the limit of {limit} bytes")]
+    ResponseTooLarge {
+        /// HTTP status of the response.
+        status: u16,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// The OAuth 2.0 token request failed. The message holds the endpoint's `error` and
+    /// `error_description` or names the field that was wrong, never the response body (it may
+    /// hold the `access_token`) nor the client secret.
+    #[error("OAuth token request failed{}: {message}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    Token {
+        /// HTTP status of the token endpoint's answer.
+        status: Option<u16>,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl Error {
     /// The HTTP status, when the service answered.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Http { status, .. } => Some(*status),
+            Error::Http { status, .. } | Error::Redirect { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -66,6 +97,9 @@ impl Error {
         match self {
             Error::Http { retryable, .. } => *retryable,
             Error::Transport(_) => true,
+            Error::Token {
+                status: Some(s), ..
+            } => *s == 429 || *s >= 500,
             _ => false,
         }
     }

@@ -6,8 +6,23 @@
 //! ## Connecting
 //!
 //! [`Client::builder`] takes the service's base URL and one of: a static bearer token, OAuth 2.0
-//! client credentials (token cached, refreshed after a `401`), or any custom header. Timeouts,
-//! the `User-Agent`, extra headers and a ready `reqwest::Client` can be set too.
+//! client credentials (token cached, refreshed after a `401`; `expires_in` as a number or a
+//! string), or any custom header. Timeouts, the `User-Agent`, extra headers and a ready
+//! `reqwest::Client` can be set too.
+//!
+//! ## Safety
+//!
+//! - Redirects are not followed: a `3xx` answer is [`Error::Redirect`] (status and
+//!   `Location`), so credentials, custom API-key headers included, never go to another host
+//!   and a redirected POST never becomes a GET reported as success.
+//!   [`ClientBuilder::allow_same_host_redirects`] follows redirects to the same scheme, host
+//!   and port (307/308 only for methods other than GET and HEAD).
+//! - Response bodies are read chunk by chunk up to [`ClientBuilder::max_response_bytes`]
+//!   (default 32 MiB); a larger one is [`Error::ResponseTooLarge`], never buffered whole.
+//! - Settings are checked by [`ClientBuilder::build`]: a rate limit of 0, a negative or a NaN
+//!   one is [`Error::Invalid`], never a panic.
+//! - Secrets (bearer tokens, API keys, client secrets, token responses) appear in no `Debug`
+//!   output and no error; a failed token request is [`Error::Token`] without the body.
 //!
 //! ## Resilience
 //!
@@ -15,8 +30,11 @@
 //!   attempt, idempotency): `429` and `503` wait for `Retry-After`; other 5xx and transport
 //!   failures are retried with exponential backoff and jitter for idempotent requests; a
 //!   `500` whose body says "rate limit" counts as throttling.
-//! - A POST is never blindly repeated: after a timeout the client looks the resource up
-//!   (`externalId`, `userName`, group `displayName`) before creating it again.
+//! - A POST is never blindly repeated: only `429` (a refusal) is retried as is. After a
+//!   timeout, a lost connection, a `503` or another 5xx, [`Client::create`] looks the
+//!   resource up (`externalId`, `userName`, group `displayName`), returns it when it is
+//!   there, creates it again only when the lookup proves it absent, and else returns the
+//!   error; other POSTs sent as not idempotent (`bulk`, [`Client::send`]) are not repeated.
 //! - [`ClientBuilder::rate_limit`] / [`ClientBuilder::rate_limit_per_minute`] and
 //!   [`ClientBuilder::max_concurrency`] keep the client under a target's limits.
 //!
@@ -83,6 +101,7 @@ pub mod retry;
 
 pub use client::{
     Auth, Capabilities, Client, ClientBuilder, ListQuery, OAuth2, RawResponse, Update,
+    DEFAULT_MAX_RESPONSE_BYTES,
 };
 pub use error::{Error, Result};
 pub use profile::Profile;

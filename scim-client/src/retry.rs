@@ -1,12 +1,14 @@
 //! When to retry: a pure function of (status, `Retry-After`, attempt, method), with no I/O.
 //!
-//! - `429 Too Many Requests` and `503 Service Unavailable` are retried after their
-//!   `Retry-After` (seconds or an HTTP date), else after exponential backoff with jitter;
-//! - other 5xx and transport failures (connection reset, timeout) are retried for idempotent
-//!   requests only (GET, PUT, DELETE, and PATCH/POST the caller marks safe); a POST that may
-//!   have reached the server is never blindly repeated (the client looks it up first);
+//! - `429 Too Many Requests` is retried after its `Retry-After` (seconds or an HTTP date), else
+//!   after exponential backoff with jitter, for every request: the service refused it;
+//! - `503 Service Unavailable` (also after its `Retry-After`), other 5xx and transport failures
+//!   (connection reset, timeout) are retried for idempotent requests only (GET, PUT, DELETE,
+//!   and PATCH/POST the caller marks safe): a POST that may have reached the server is never
+//!   blindly repeated ([`crate::Client::create`] looks the resource up first, and repeats the
+//!   POST only when the lookup proves it absent);
 //! - some services signal throttling as `500` with a rate-limit message: such bodies count as
-//!   `429`;
+//!   throttling (their `Retry-After` is honoured), but only idempotent requests repeat them;
 //! - everything else (4xx) is final.
 
 use std::time::Duration;
@@ -95,13 +97,13 @@ pub fn decide(
     }
     let throttled = matches!(outcome, Outcome::Throttled | Outcome::Status(429));
     let unavailable = matches!(outcome, Outcome::Status(503));
-    let retryable = throttled
-        || unavailable
-        || match outcome {
-            Outcome::Status(s) => (500..600).contains(&s) && s != 501 && idempotent,
-            Outcome::Transport => idempotent,
-            Outcome::Throttled => true,
-        };
+    // Only a 429 proves that the request was not processed; anything else from the 5xx range
+    // (503 included: a proxy may answer it after the backend acted) may have been.
+    let retryable = match outcome {
+        Outcome::Status(429) => true,
+        Outcome::Status(s) => (500..600).contains(&s) && s != 501 && idempotent,
+        Outcome::Transport | Outcome::Throttled => idempotent,
+    };
     if !retryable {
         return Decision::Stop;
     }
@@ -162,15 +164,53 @@ mod tests {
             Outcome::Status(503),
             Some(Duration::from_secs(999)),
             1,
-            false,
+            true,
             0.5,
         );
         assert_eq!(d, Decision::Retry(Duration::from_secs(10)));
-        // Throttling is retried even for POST: the server did not process it.
-        assert!(matches!(
-            decide(&P, Outcome::Throttled, None, 2, false, 0.0),
-            Decision::Retry(_)
-        ));
+        assert_eq!(
+            decide(
+                &P,
+                Outcome::Throttled,
+                Some(Duration::from_secs(2)),
+                2,
+                true,
+                0.0
+            ),
+            Decision::Retry(Duration::from_secs(2))
+        );
+    }
+
+    #[test]
+    fn a_post_is_repeated_only_after_429() {
+        // 429 is a refusal: the server did not process the request.
+        assert_eq!(
+            decide(
+                &P,
+                Outcome::Status(429),
+                Some(Duration::from_secs(1)),
+                1,
+                false,
+                0.0
+            ),
+            Decision::Retry(Duration::from_secs(1))
+        );
+        // 503 (even with Retry-After), a 500 that says "rate limit", other 5xx and transport
+        // failures may have been processed.
+        for o in [
+            Outcome::Status(503),
+            Outcome::Throttled,
+            Outcome::Status(500),
+            Outcome::Status(502),
+            Outcome::Status(504),
+            Outcome::Transport,
+        ] {
+            assert_eq!(
+                decide(&P, o, Some(Duration::from_secs(1)), 1, false, 0.0),
+                Decision::Stop,
+                "{o:?}"
+            );
+        }
     }
 
     #[test]
