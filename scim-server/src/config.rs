@@ -31,12 +31,12 @@ use scim_core::{Compat, ScimError};
 use serde::Deserialize;
 
 use crate::auth::{
-    generate_token, hash_token, AnyOf, Authenticator, JwtAuthenticator, JwtIssuer,
-    TokenAuthenticator,
+    generate_token, hash_token, AnyOf, Authenticator, ConfiguredToken, JwtAuthenticator, JwtGrant,
+    JwtIssuer, JwtKeys, TokenAuthenticator,
 };
 use crate::error::{ApiError, SCIM_JSON};
 use crate::state::{ScimState, Settings};
-use crate::store::{SqlStore, Store};
+use crate::store::{NewToken, SqlStore, Store};
 
 /// Command-line flags.
 #[derive(Debug, Clone, Parser)]
@@ -102,9 +102,13 @@ pub struct FileConfig {
 pub struct TenantConfig {
     /// Tenant name.
     pub name: String,
-    /// Its tokens (plain, or `sha256:<hex>`).
+    /// Its tokens (plain, or `sha256:<hex>`). A `sha256:` token removed from the file stops
+    /// working at the next start.
     #[serde(default)]
     pub tokens: Vec<String>,
+    /// Tokens that may only read (`GET`, `.search`), same forms.
+    #[serde(default)]
+    pub read_only_tokens: Vec<String>,
     /// `default` or `strict`.
     pub compat: Option<String>,
 }
@@ -123,6 +127,18 @@ pub struct JwtConfig {
     pub hs256_secret: Option<String>,
     /// Path of an RSA public key in PEM (RS256).
     pub rsa_public_key_pem: Option<PathBuf>,
+    /// A JWKS URL (RS256/ES256 keys by `kid`, cached, refreshed on an unknown `kid`), e.g.
+    /// `https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys`.
+    pub jwks_url: Option<String>,
+    /// The claim that grants provisioning, e.g. `roles` or `scp`. Without it the issuer's
+    /// tokens may use `/Me` only.
+    pub provisioning_claim: Option<String>,
+    /// Values of that claim that grant provisioning (read and write).
+    #[serde(default)]
+    pub provisioning_values: Vec<String>,
+    /// Values of that claim that grant read-only access.
+    #[serde(default)]
+    pub read_values: Vec<String>,
 }
 
 /// The default tenant's name.
@@ -176,11 +192,15 @@ pub async fn build(cli: &Cli) -> Result<Built, ConfigError> {
             .await
             .map_err(|e| ConfigError(e.to_string()))?,
     );
-    let mut tokens: Vec<(String, String)> = cli
+    let mut tokens: Vec<ConfiguredToken> = cli
         .tokens
         .iter()
         .filter(|t| !t.is_empty())
-        .map(|t| (t.clone(), DEFAULT_TENANT.to_string()))
+        .map(|t| ConfiguredToken {
+            token: t.clone(),
+            tenant: DEFAULT_TENANT.to_string(),
+            read_only: false,
+        })
         .collect();
     let mut settings = Settings {
         base_url: cli.public_url.clone(),
@@ -189,14 +209,40 @@ pub async fn build(cli: &Cli) -> Result<Built, ConfigError> {
         group_patch_no_content: file.group_patch_no_content,
         ..Settings::default()
     };
+    let mut config_hashes = Vec::new();
     for t in &file.tenants {
-        for tok in &t.tokens {
+        let all = t
+            .tokens
+            .iter()
+            .map(|k| (k, false))
+            .chain(t.read_only_tokens.iter().map(|k| (k, true)));
+        for (tok, read_only) in all {
             match tok.strip_prefix("sha256:") {
-                Some(hash) => store
-                    .add_token(&hash.to_ascii_lowercase(), &t.name, "config")
-                    .await
-                    .map_err(|e| ConfigError(e.to_string()))?,
-                None => tokens.push((tok.clone(), t.name.clone())),
+                Some(hash) => {
+                    let hash = hash.to_ascii_lowercase();
+                    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return Err(ConfigError(format!(
+                            "tenant {}: a sha256: token needs 64 hex digits",
+                            t.name
+                        )));
+                    }
+                    store
+                        .add_token(NewToken {
+                            hash: &hash,
+                            tenant: &t.name,
+                            label: "config",
+                            source: "config",
+                            read_only,
+                        })
+                        .await
+                        .map_err(|e| ConfigError(e.to_string()))?;
+                    config_hashes.push(hash);
+                }
+                None => tokens.push(ConfiguredToken {
+                    token: tok.clone(),
+                    tenant: t.name.clone(),
+                    read_only,
+                }),
             }
         }
         match t.compat.as_deref() {
@@ -214,6 +260,17 @@ pub async fn build(cli: &Cli) -> Result<Built, ConfigError> {
             }
         }
     }
+    // A hashed token removed from the file stops working now, not never.
+    let removed = store
+        .retain_config_tokens(&config_hashes)
+        .await
+        .map_err(|e| ConfigError(e.to_string()))?;
+    if removed > 0 {
+        tracing::info!(
+            removed,
+            "tokens no longer in the configuration file were removed"
+        );
+    }
     let mut new_token = None;
     if tokens.is_empty()
         && !store
@@ -223,45 +280,60 @@ pub async fn build(cli: &Cli) -> Result<Built, ConfigError> {
     {
         let t = generate_token();
         store
-            .add_token(&hash_token(&t), DEFAULT_TENANT, "first start")
+            .add_token(NewToken {
+                hash: &hash_token(&t),
+                tenant: DEFAULT_TENANT,
+                label: "first start",
+                source: "first-start",
+                read_only: false,
+            })
             .await
             .map_err(|e| ConfigError(e.to_string()))?;
         new_token = Some(t);
     }
     let dyn_store: Arc<dyn Store> = store.clone();
-    let mut auths: Vec<Arc<dyn Authenticator>> = vec![Arc::new(TokenAuthenticator::new(
+    let mut auths: Vec<Arc<dyn Authenticator>> = vec![Arc::new(TokenAuthenticator::with_tokens(
         &tokens,
         Some(dyn_store.clone()),
     ))];
     if !file.jwt.is_empty() {
         let mut issuers = Vec::new();
         for j in &file.jwt {
-            let (key, alg) = match (&j.hs256_secret, &j.rsa_public_key_pem) {
-                (Some(s), None) => (
-                    jsonwebtoken::DecodingKey::from_secret(s.as_bytes()),
+            let keys = match (&j.hs256_secret, &j.rsa_public_key_pem, &j.jwks_url) {
+                (Some(sec), None, None) => JwtKeys::Static(
+                    jsonwebtoken::DecodingKey::from_secret(sec.as_bytes()),
                     jsonwebtoken::Algorithm::HS256,
                 ),
-                (None, Some(p)) => {
+                (None, Some(p), None) => {
                     let pem = std::fs::read(p)
                         .map_err(|e| ConfigError(format!("{}: {e}", p.display())))?;
                     let key = jsonwebtoken::DecodingKey::from_rsa_pem(&pem)
                         .map_err(|e| ConfigError(format!("{}: {e}", p.display())))?;
-                    (key, jsonwebtoken::Algorithm::RS256)
+                    JwtKeys::Static(key, jsonwebtoken::Algorithm::RS256)
                 }
-                _ => {
-                    return Err(ConfigError(format!(
-                        "jwt issuer {}: give exactly one of hs256_secret, rsa_public_key_pem",
-                        j.issuer
-                    )))
-                }
+                (None, None, Some(url)) => JwtKeys::Jwks(Arc::new(
+                    crate::jwks::Jwks::new(url)
+                        .map_err(|e| ConfigError(format!("jwt issuer {}: {e}", j.issuer)))?,
+                )),
+                _ => return Err(ConfigError(format!(
+                    "jwt issuer {}: give exactly one of hs256_secret, rsa_public_key_pem, jwks_url",
+                    j.issuer
+                ))),
             };
-            issuers.push(JwtIssuer {
-                issuer: j.issuer.clone(),
-                audience: j.audience.clone(),
-                key,
-                algorithms: vec![alg],
-                tenant: j.tenant.clone(),
-            });
+            if j.provisioning_claim.is_none() {
+                tracing::warn!(issuer = %j.issuer, "no provisioning_claim: this issuer's tokens may use /Me only");
+            }
+            issuers.push(JwtIssuer::with_keys(
+                &j.issuer,
+                &j.audience,
+                keys,
+                &j.tenant,
+                JwtGrant {
+                    claim: j.provisioning_claim.clone(),
+                    provision: j.provisioning_values.clone(),
+                    read: j.read_values.clone(),
+                },
+            ));
         }
         auths.push(Arc::new(JwtAuthenticator::new(issuers)));
     }

@@ -19,10 +19,12 @@
 //! # Ok(()) }
 //! ```
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod cursor;
 pub mod error;
+pub mod jwks;
 pub mod observe;
 pub mod routes;
 pub mod state;

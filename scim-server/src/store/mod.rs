@@ -18,6 +18,41 @@ use scim_core::{AttrPath, Context, JsonMap, ScimError, SortOrder};
 
 pub use sqlx_store::SqlStore;
 
+/// A stored bearer token, as listed (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenInfo {
+    /// The first 12 hex digits of the secret's SHA-256: enough to name it, useless to use it.
+    pub id: String,
+    /// Tenant.
+    pub tenant: String,
+    /// A human label.
+    pub label: Option<String>,
+    /// `config`, `cli` or `first-start`.
+    pub source: String,
+    /// Read-only token.
+    pub read_only: bool,
+    /// When created (RFC 3339).
+    pub created: String,
+    /// When last used (RFC 3339), to the minute.
+    pub last_used: Option<String>,
+}
+
+/// A token to store.
+#[derive(Clone, Copy)]
+pub struct NewToken<'a> {
+    /// Hex SHA-256 of the secret.
+    pub hash: &'a str,
+    /// Tenant.
+    pub tenant: &'a str,
+    /// Label.
+    pub label: &'a str,
+    /// `config`, `cli` or `first-start`.
+    pub source: &'a str,
+    /// Read-only token.
+    pub read_only: bool,
+}
+
 /// A backend-neutral storage error.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -249,16 +284,33 @@ pub trait Store: Send + Sync + 'static {
         q: &Query,
     ) -> Result<(Vec<StoredResource>, u64), StoreError>;
 
-    /// The tenant of a bearer token's SHA-256 hash, if the token is known.
-    async fn token_tenant(&self, token_hash: &str) -> Result<Option<String>, StoreError>;
+    /// A stored token by the hex SHA-256 hash of its secret, if it is known.
+    async fn token_lookup(&self, token_hash: &str) -> Result<Option<TokenInfo>, StoreError>;
 
-    /// Stores a token hash for a tenant.
-    async fn add_token(
+    /// Stores a token hash for a tenant (nothing happens when the hash is already stored).
+    async fn add_token(&self, token: NewToken<'_>) -> Result<(), StoreError>;
+
+    /// Every stored token (never a secret), oldest first.
+    async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+
+    /// Removes the tokens whose id (hash prefix, at least 8 characters) is `id`; returns them.
+    async fn revoke_token(&self, id: &str) -> Result<Vec<TokenInfo>, StoreError>;
+
+    /// Records that a token was just used.
+    async fn touch_token(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    /// Removes the tokens that came from the configuration file and are no longer in it
+    /// (`keep`: the hashes it lists now); returns how many were removed.
+    async fn retain_config_tokens(&self, keep: &[String]) -> Result<u64, StoreError>;
+
+    /// Reads the audit trail.
+    async fn audit_records(
         &self,
-        token_hash: &str,
-        tenant: &str,
-        label: &str,
-    ) -> Result<(), StoreError>;
+        q: &crate::audit::AuditQuery,
+    ) -> Result<Vec<crate::audit::AuditRecord>, StoreError>;
+
+    /// Deletes audit records older than `before` (RFC 3339); returns how many.
+    async fn prune_audit(&self, before: &str) -> Result<u64, StoreError>;
 
     /// True when no token exists at all (first start).
     async fn has_tokens(&self) -> Result<bool, StoreError>;

@@ -23,9 +23,26 @@ use sqlx::{AnyPool, Row};
 
 use super::sql::{timestamp_text, Dialect, Params, SqlValue, Translator};
 use super::{
-    GroupRef, Load, MemberChange, MemberRow, ModifyFn, Query, Store, StoreError, StoredResource,
-    Update,
+    GroupRef, Load, MemberChange, MemberRow, ModifyFn, NewToken, Query, Store, StoreError,
+    StoredResource, TokenInfo, Update,
 };
+use crate::audit::{AuditQuery, AuditRecord};
+
+/// The columns [`token_info`] reads.
+const TOKEN_COLUMNS: &str = "token_hash, tenant, label, source, read_only, created, last_used";
+
+fn token_info(r: &AnyRow) -> Result<TokenInfo, StoreError> {
+    let hash: String = r.try_get("token_hash")?;
+    Ok(TokenInfo {
+        id: hash.chars().take(12).collect(),
+        tenant: r.try_get("tenant")?,
+        label: r.try_get("label")?,
+        source: r.try_get("source")?,
+        read_only: r.try_get::<i64, _>("read_only")? != 0,
+        created: r.try_get("created")?,
+        last_used: r.try_get("last_used")?,
+    })
+}
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -605,6 +622,52 @@ impl SqlStore {
     }
 
     /// Adds `delta` to the number of resources of a type in a tenant.
+    /// Records a change in the audit trail, in the change's transaction (see [`crate::audit`]).
+    #[allow(clippy::too_many_arguments)]
+    async fn write_audit(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        tenant: &str,
+        resource_type: &str,
+        id: &str,
+        default_op: &str,
+        attributes: Vec<String>,
+        old_version: Option<i64>,
+        new_version: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let actor = crate::audit::current();
+        let (who, request_id, op) = match &actor {
+            Some(a) => (a.actor.as_str(), a.request_id.clone(), a.operation.as_str()),
+            None => ("-", None, default_op),
+        };
+        let mut p = self.p();
+        let version = |p: &mut Params, v: Option<i64>| match v {
+            Some(v) => p.push(SqlValue::Int(v)),
+            None => "NULL".into(),
+        };
+        let sql = format!(
+            "INSERT INTO scim_audit (at, tenant, actor, request_id, operation, resource_type, \
+             resource_id, attributes, old_version, new_version) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+            p.text(timestamp_text(chrono::Utc::now())),
+            p.text(tenant),
+            p.text(who),
+            match request_id {
+                Some(r) => p.text(r),
+                None => "NULL".into(),
+            },
+            p.text(op),
+            p.text(resource_type),
+            p.text(id),
+            p.text(Value::from(attributes).to_string()),
+            version(&mut p, old_version),
+            version(&mut p, new_version),
+        );
+        bind_all(sqlx::query(&sql), &p.values)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     async fn count_change(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -885,6 +948,21 @@ impl Store for SqlStore {
             self.apply_member_changes(&mut tx, tenant, &id, vec![MemberChange::Add(members)])
                 .await?;
         }
+        let mut attrs = crate::audit::changed_attributes(None, Some(&data));
+        if has_members {
+            attrs.push("members".into());
+        }
+        self.write_audit(
+            &mut tx,
+            tenant,
+            &ctx.resource_type.name,
+            &id,
+            "create",
+            attrs,
+            None,
+            Some(1),
+        )
+        .await?;
         let mut stored = StoredResource {
             id,
             data,
@@ -1009,11 +1087,13 @@ impl Store for SqlStore {
             return Err(StoreError::VersionMismatch);
         }
         let mut changed = false;
+        let mut members_changed = false;
         if !member_changes.is_empty() {
-            changed |= self
+            members_changed = self
                 .apply_member_changes(&mut tx, tenant, id, member_changes)
                 .await?
                 > 0;
+            changed |= members_changed;
         }
         let now = timestamp_text(chrono::Utc::now());
         let mut p = self.p();
@@ -1067,6 +1147,24 @@ impl Store for SqlStore {
                 )
                 .await?;
             }
+            let mut attrs = match &data {
+                Some(d) => crate::audit::changed_attributes(Some(&before.data), Some(d)),
+                None => Vec::new(),
+            };
+            if members_changed {
+                attrs.push("members".into());
+            }
+            self.write_audit(
+                &mut tx,
+                tenant,
+                &ctx.resource_type.name,
+                id,
+                "update",
+                attrs,
+                Some(current),
+                Some(current + 1),
+            )
+            .await?;
         }
         let stored = self
             .fetch_one(&mut *tx, tenant, ctx, id)
@@ -1110,23 +1208,35 @@ impl Store for SqlStore {
             None => String::new(),
         };
         let sql = format!(
-            "DELETE FROM scim_resources WHERE tenant = {} AND resource_type = {} AND id = {}{version}",
+            "DELETE FROM scim_resources WHERE tenant = {} AND resource_type = {} AND id = {}{version} \
+             RETURNING version",
             p.text(tenant),
             p.text(ctx.resource_type.name.clone()),
             p.text(id)
         );
-        let n = bind_all(sqlx::query(&sql), &p.values)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
+        let deleted = bind_all(sqlx::query(&sql), &p.values)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(deleted) = deleted else {
             let exists = self.fetch_one(&mut *tx, tenant, ctx, id).await?.is_some();
             return Err(if exists {
                 StoreError::VersionMismatch
             } else {
                 StoreError::NotFound
             });
-        }
+        };
+        let old_version: i64 = deleted.try_get("version")?;
+        self.write_audit(
+            &mut tx,
+            tenant,
+            &ctx.resource_type.name,
+            id,
+            "delete",
+            Vec::new(),
+            Some(old_version),
+            None,
+        )
+        .await?;
         let mut p = self.p();
         let sql = format!(
             "DELETE FROM scim_index WHERE tenant = {} AND id = {}",
@@ -1233,38 +1343,181 @@ impl Store for SqlStore {
         Ok((items, total))
     }
 
-    async fn token_tenant(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
+    async fn token_lookup(&self, token_hash: &str) -> Result<Option<TokenInfo>, StoreError> {
         let mut p = self.p();
         let sql = format!(
-            "SELECT tenant FROM scim_tokens WHERE token_hash = {}",
+            "SELECT {TOKEN_COLUMNS} FROM scim_tokens WHERE token_hash = {}",
             p.text(token_hash)
         );
         let row = bind_all(sqlx::query(&sql), &p.values)
             .fetch_optional(&self.read)
             .await?;
-        Ok(row.map(|r| r.try_get("tenant")).transpose()?)
+        row.as_ref().map(token_info).transpose()
     }
 
-    async fn add_token(
-        &self,
-        token_hash: &str,
-        tenant: &str,
-        label: &str,
-    ) -> Result<(), StoreError> {
+    async fn add_token(&self, t: NewToken<'_>) -> Result<(), StoreError> {
         let mut p = self.p();
         let sql = format!(
-            "INSERT INTO scim_tokens (token_hash, tenant, label, created) VALUES ({}, {}, {}, {}) \
-             ON CONFLICT (token_hash) DO NOTHING",
-            p.text(token_hash),
-            p.text(tenant),
-            p.text(label),
-            p.text(timestamp_text(chrono::Utc::now()))
+            "INSERT INTO scim_tokens (token_hash, tenant, label, created, source, read_only) \
+             VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (token_hash) DO NOTHING",
+            p.text(t.hash),
+            p.text(t.tenant),
+            p.text(t.label),
+            p.text(timestamp_text(chrono::Utc::now())),
+            p.text(t.source),
+            p.push(SqlValue::Int(i64::from(t.read_only))),
         );
         bind_all(sqlx::query(&sql), &p.values)
             .execute(&self.write)
             .await?;
         self.durable().await?;
         Ok(())
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM scim_tokens ORDER BY created, token_hash");
+        sqlx::query(&sql)
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(token_info)
+            .collect()
+    }
+
+    async fn revoke_token(&self, id: &str) -> Result<Vec<TokenInfo>, StoreError> {
+        let id = id.trim().to_ascii_lowercase();
+        if id.len() < 8 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::Invalid(ScimError::invalid_value(
+                "a token id is at least 8 hex digits (see `scim-server token list`)",
+            )));
+        }
+        let mut tx = self.write.begin().await?;
+        let mut p = self.p();
+        let prefix = p.text(format!("{id}%"));
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM scim_tokens WHERE token_hash LIKE {prefix}");
+        let found: Vec<TokenInfo> = bind_all(sqlx::query(&sql), &p.values)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(token_info)
+            .collect::<Result<_, _>>()?;
+        if found.len() > 1 {
+            return Err(StoreError::Invalid(ScimError::invalid_value(format!(
+                "{} tokens have an id starting with {id}: give more digits",
+                found.len()
+            ))));
+        }
+        let sql = format!("DELETE FROM scim_tokens WHERE token_hash LIKE {prefix}");
+        bind_all(sqlx::query(&sql), &p.values)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.durable().await?;
+        Ok(found)
+    }
+
+    async fn touch_token(&self, token_hash: &str) -> Result<(), StoreError> {
+        let mut p = self.p();
+        let sql = format!(
+            "UPDATE scim_tokens SET last_used = {} WHERE token_hash = {}",
+            p.text(timestamp_text(chrono::Utc::now())),
+            p.text(token_hash)
+        );
+        // Not waited for durability: losing a last-used time in a crash is harmless.
+        bind_all(sqlx::query(&sql), &p.values)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn retain_config_tokens(&self, keep: &[String]) -> Result<u64, StoreError> {
+        let mut tx = self.write.begin().await?;
+        let hashes: Vec<String> =
+            sqlx::query("SELECT token_hash FROM scim_tokens WHERE source = 'config'")
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String, _>("token_hash"))
+                .collect::<Result<_, _>>()?;
+        let mut removed = 0;
+        for h in hashes
+            .iter()
+            .filter(|h| !keep.iter().any(|k| k.eq_ignore_ascii_case(h)))
+        {
+            let mut p = self.p();
+            let sql = format!(
+                "DELETE FROM scim_tokens WHERE token_hash = {}",
+                p.text(h.clone())
+            );
+            removed += bind_all(sqlx::query(&sql), &p.values)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        self.durable().await?;
+        Ok(removed)
+    }
+
+    async fn audit_records(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut p = self.p();
+        let mut conds = vec!["1 = 1".to_string()];
+        if let Some(t) = &q.tenant {
+            conds.push(format!("tenant = {}", p.text(t.clone())));
+        }
+        if let Some(t) = &q.since {
+            conds.push(format!("at >= {}", p.text(t.clone())));
+        }
+        if let Some(t) = &q.until {
+            conds.push(format!("at < {}", p.text(t.clone())));
+        }
+        if let Some(t) = &q.resource_id {
+            conds.push(format!("resource_id = {}", p.text(t.clone())));
+        }
+        if let Some(t) = &q.actor {
+            conds.push(format!("actor = {}", p.text(t.clone())));
+        }
+        let limit = match q.limit {
+            Some(n) => format!(" LIMIT {}", p.push(SqlValue::Int(n.max(0)))),
+            None => String::new(),
+        };
+        let sql = format!(
+            "SELECT seq, at, tenant, actor, request_id, operation, resource_type, resource_id, \
+             attributes, old_version, new_version FROM scim_audit WHERE {} ORDER BY seq{limit}",
+            conds.join(" AND ")
+        );
+        bind_all(sqlx::query(&sql), &p.values)
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|r| {
+                let attrs: String = r.try_get("attributes")?;
+                Ok(AuditRecord {
+                    seq: r.try_get("seq")?,
+                    at: r.try_get("at")?,
+                    tenant: r.try_get("tenant")?,
+                    actor: r.try_get("actor")?,
+                    request_id: r.try_get("request_id")?,
+                    operation: r.try_get("operation")?,
+                    resource_type: r.try_get("resource_type")?,
+                    resource_id: r.try_get("resource_id")?,
+                    attributes: serde_json::from_str(&attrs).unwrap_or_default(),
+                    old_version: r.try_get("old_version")?,
+                    new_version: r.try_get("new_version")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn prune_audit(&self, before: &str) -> Result<u64, StoreError> {
+        let mut p = self.p();
+        let sql = format!("DELETE FROM scim_audit WHERE at < {}", p.text(before));
+        let n = bind_all(sqlx::query(&sql), &p.values)
+            .execute(&self.write)
+            .await?
+            .rows_affected();
+        self.durable().await?;
+        Ok(n)
     }
 
     async fn sync(&self) -> Result<(), StoreError> {

@@ -87,13 +87,13 @@ backends!(jwt_and_me, |s0| {
     let backend = s0.backend;
     drop(s0);
     let tenant = format!("jwt-{}", uuid::Uuid::new_v4());
-    let issuer = scim_server::auth::JwtIssuer {
-        issuer: "https://sts.example/".into(),
-        audience: "api://scim".into(),
-        key: DecodingKey::from_secret(b"k"),
-        algorithms: vec![Algorithm::HS256],
-        tenant: tenant.clone(),
-    };
+    let issuer = scim_server::auth::JwtIssuer::with_keys(
+        "https://sts.example/",
+        "api://scim",
+        scim_server::auth::JwtKeys::Static(DecodingKey::from_secret(b"k"), Algorithm::HS256),
+        &tenant,
+        scim_server::auth::JwtGrant::claim("roles", "SCIM.Provision"),
+    );
     let Some(s) = TestServer::start_with(
         backend,
         Options {
@@ -105,7 +105,7 @@ backends!(jwt_and_me, |s0| {
     else {
         return;
     };
-    let claims = json!({"iss": "https://sts.example/", "aud": "api://scim", "exp": chrono::Utc::now().timestamp() + 600, "sub": "me@example.com"});
+    let claims = json!({"iss": "https://sts.example/", "aud": "api://scim", "exp": chrono::Utc::now().timestamp() + 600, "sub": "me@example.com", "roles": ["SCIM.Provision"]});
     let jwt = encode(
         &Header::new(Algorithm::HS256),
         &claims,

@@ -177,7 +177,13 @@ async fn token_check_failure_is_503_not_401() {
     let url = format!("sqlite://{}", dir.0.join("auth.db").display());
     let store = Arc::new(SqlStore::connect(&url).await.unwrap());
     store
-        .add_token(&scim_server::auth::hash_token("db-token"), "acme", "test")
+        .add_token(scim_server::store::NewToken {
+            hash: &scim_server::auth::hash_token("db-token"),
+            tenant: "acme",
+            label: "test",
+            source: "cli",
+            read_only: false,
+        })
         .await
         .unwrap();
     let auth = Arc::new(TokenAuthenticator::new(&[], Some(store.clone())));

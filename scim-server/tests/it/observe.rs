@@ -214,7 +214,10 @@ async fn binary_json_logs_and_metrics() {
         "ids must not become labels: {text}"
     );
     assert!(!text.contains(&id), "an id became a label: {text}");
-    assert!(text.contains("scim_request_duration_seconds_bucket{"), "a histogram, not a summary: {text}");
+    assert!(
+        text.contains("scim_request_duration_seconds_bucket{"),
+        "a histogram, not a summary: {text}"
+    );
     assert!(text.contains("scim_db_connections"), "{text}");
 
     // The log stream: every stdout line is a JSON record; the request lines carry the id,

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use scim_core::{Context, Filter, JsonMap, SchemaRegistry};
-use scim_server::store::{Load, MemberChange, MemberRow, Query, Store, StoreError, Update};
+use scim_server::store::{
+    Load, MemberChange, MemberRow, NewToken, Query, Store, StoreError, Update,
+};
 use scim_server::SqlStore;
 use serde_json::json;
 
@@ -229,14 +231,73 @@ async fn contract(backend: Backend) {
         .await
         .unwrap();
     // Tokens.
-    let h = format!("{:064x}", uuid::Uuid::new_v4().as_u128());
-    store.add_token(&h, &t, "test").await.unwrap();
-    assert_eq!(
-        store.token_tenant(&h).await.unwrap().as_deref(),
-        Some(t.as_str())
-    );
+    let h = scim_server::auth::hash_token(&uuid::Uuid::new_v4().to_string());
+    store
+        .add_token(NewToken {
+            hash: &h,
+            tenant: &t,
+            label: "test",
+            source: "cli",
+            read_only: true,
+        })
+        .await
+        .unwrap();
+    let info = store.token_lookup(&h).await.unwrap().unwrap();
+    assert_eq!(info.tenant, t);
+    assert!(info.read_only);
+    assert_eq!(info.id, h[..12]);
+    assert!(info.last_used.is_none());
+    store.touch_token(&h).await.unwrap();
+    assert!(store
+        .token_lookup(&h)
+        .await
+        .unwrap()
+        .unwrap()
+        .last_used
+        .is_some());
     assert!(store.has_tokens().await.unwrap());
-    assert_eq!(store.token_tenant("nope").await.unwrap(), None);
+    assert_eq!(store.token_lookup("nope").await.unwrap(), None);
+    assert!(store
+        .list_tokens()
+        .await
+        .unwrap()
+        .iter()
+        .any(|i| i.id == h[..12]));
+    assert!(matches!(
+        store.revoke_token("abc").await,
+        Err(StoreError::Invalid(_))
+    ));
+    let gone = store.revoke_token(&h[..12]).await.unwrap();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(store.token_lookup(&h).await.unwrap(), None);
+    // Config-file tokens not listed any more are removed; others stay.
+    let (c1, c2) = (
+        scim_server::auth::hash_token(&uuid::Uuid::new_v4().to_string()),
+        scim_server::auth::hash_token(&uuid::Uuid::new_v4().to_string()),
+    );
+    for c in [&c1, &c2] {
+        store
+            .add_token(NewToken {
+                hash: c,
+                tenant: &t,
+                label: "config",
+                source: "config",
+                read_only: false,
+            })
+            .await
+            .unwrap();
+    }
+    // (No other test stores config-file tokens, so retaining is safe on the shared database.)
+    store
+        .retain_config_tokens(&[c1.clone(), c2.clone()])
+        .await
+        .unwrap();
+    assert!(store.token_lookup(&c1).await.unwrap().is_some());
+    assert!(store.token_lookup(&c2).await.unwrap().is_some());
+    store.retain_config_tokens(std::slice::from_ref(&c1)).await.unwrap();
+    assert!(store.token_lookup(&c1).await.unwrap().is_some());
+    assert_eq!(store.token_lookup(&c2).await.unwrap(), None);
+    store.revoke_token(&c1[..16]).await.unwrap();
 }
 
 #[tokio::test]
