@@ -77,6 +77,239 @@ pub struct Cli {
     /// absent; keep it on a private interface: it needs no credentials).
     #[arg(long, env = "SCIM_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Keep audit records this many days (0: forever). Older ones are deleted at start and
+    /// every hour.
+    #[arg(long, env = "SCIM_AUDIT_RETENTION_DAYS", default_value_t = 400)]
+    pub audit_retention_days: u32,
+    /// Administration commands; without one, the server runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Administration commands (they use `--database-url` and exit).
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Manage bearer tokens stored in the database.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Print or export the audit trail (JSON Lines with --json).
+    Audit(AuditArgs),
+}
+
+/// `scim-server token …`
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; its secret is printed once, only its hash is stored.
+    Create {
+        /// Tenant the token provisions.
+        #[arg(long, default_value = DEFAULT_TENANT)]
+        tenant: String,
+        /// A label shown in `token list` and in the audit trail (e.g. "entra-prod").
+        #[arg(long)]
+        label: String,
+        /// The token may only read (GET and .search).
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// List stored tokens (id, tenant, label, source, created, last used; never a secret).
+    List {
+        /// JSON Lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by its id (at least 8 hex digits, from `token list`).
+    Revoke {
+        /// The token's id.
+        id: String,
+    },
+}
+
+/// `scim-server audit …`
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuditArgs {
+    /// Only this tenant.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// From this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Before this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only this resource id.
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// Only this actor (e.g. token:entra-prod, jwt:alice).
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// At most this many records.
+    #[arg(long)]
+    pub limit: Option<i64>,
+    /// JSON Lines (one record per line) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Normalises a `--since`/`--until` value to the stored timestamp format.
+pub fn audit_time(v: &str) -> Result<String, ConfigError> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
+        return Ok(crate::store::sql::timestamp_text(
+            t.with_timezone(&chrono::Utc),
+        ));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        let t = d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        return Ok(crate::store::sql::timestamp_text(t));
+    }
+    Err(ConfigError(format!(
+        "{v:?} is not a time: use RFC 3339 (2026-12-01T09:00:00Z) or a date (2026-12-01)"
+    )))
+}
+
+/// Runs an administration command against the database; returns what to print.
+pub async fn run_command(cli: &Cli, cmd: &Command) -> Result<String, ConfigError> {
+    let store = SqlStore::connect(&cli.database_url)
+        .await
+        .map_err(|e| ConfigError(e.to_string()))?;
+    let err = |e: crate::store::StoreError| ConfigError(e.to_string());
+    let mut out = String::new();
+    use std::fmt::Write;
+    match cmd {
+        Command::Token(TokenCommand::Create {
+            tenant,
+            label,
+            read_only,
+        }) => {
+            let t = generate_token();
+            let hash = hash_token(&t);
+            store
+                .add_token(NewToken {
+                    hash: &hash,
+                    tenant,
+                    label,
+                    source: "cli",
+                    read_only: *read_only,
+                })
+                .await
+                .map_err(err)?;
+            let _ = writeln!(
+                out,
+                "Created token {} for tenant {tenant:?} ({}), label {label:?}. The secret is shown once:\n\n    {t}\n",
+                &hash[..12],
+                if *read_only { "read-only" } else { "provisioning" }
+            );
+        }
+        Command::Token(TokenCommand::List { json }) => {
+            let tokens = store.list_tokens().await.map_err(err)?;
+            if *json {
+                for t in &tokens {
+                    let _ = writeln!(out, "{}", serde_json::to_string(t).unwrap_or_default());
+                }
+            } else {
+                let _ = writeln!(
+                    out,
+                    "{:<12}  {:<16}  {:<20}  {:<11}  {:<9}  {:<27}  last used",
+                    "id", "tenant", "label", "source", "access", "created"
+                );
+                for t in &tokens {
+                    let _ = writeln!(
+                        out,
+                        "{:<12}  {:<16}  {:<20}  {:<11}  {:<9}  {:<27}  {}",
+                        t.id,
+                        t.tenant,
+                        t.label.as_deref().unwrap_or("-"),
+                        t.source,
+                        if t.read_only { "read" } else { "provision" },
+                        t.created,
+                        t.last_used.as_deref().unwrap_or("never")
+                    );
+                }
+            }
+        }
+        Command::Token(TokenCommand::Revoke { id }) => {
+            let gone = store.revoke_token(id).await.map_err(err)?;
+            match gone.first() {
+                Some(t) => {
+                    let _ = writeln!(
+                        out,
+                        "Revoked token {} (tenant {:?}, label {:?}).",
+                        t.id,
+                        t.tenant,
+                        t.label.as_deref().unwrap_or("-")
+                    );
+                    if t.source == "config" {
+                        let _ = writeln!(out, "It is listed in the configuration file: remove it there too, or the next start adds it again.");
+                    }
+                }
+                None => {
+                    return Err(ConfigError(format!(
+                        "no token has an id starting with {id}"
+                    )))
+                }
+            }
+        }
+        Command::Audit(a) => {
+            let q = crate::audit::AuditQuery {
+                tenant: a.tenant.clone(),
+                since: a.since.as_deref().map(audit_time).transpose()?,
+                until: a.until.as_deref().map(audit_time).transpose()?,
+                resource_id: a.resource.clone(),
+                actor: a.actor.clone(),
+                limit: a.limit,
+            };
+            let records = store.audit_records(&q).await.map_err(err)?;
+            for r in &records {
+                if a.json {
+                    let _ = writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default());
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "{}  {}  {}  {} {} {}  v{}→v{}  [{}]",
+                        r.at,
+                        r.tenant,
+                        r.actor,
+                        r.operation,
+                        r.resource_type,
+                        r.resource_id,
+                        r.old_version
+                            .map(|v| v.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        r.new_version
+                            .map(|v| v.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        r.attributes.join(", ")
+                    );
+                }
+            }
+        }
+    }
+    store.close().await;
+    Ok(out)
+}
+
+/// Deletes audit records older than the retention, now and every hour (0: keep forever).
+pub fn spawn_audit_retention(store: Arc<SqlStore>, days: u32) {
+    if days == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let before = crate::store::sql::timestamp_text(
+                chrono::Utc::now() - chrono::Duration::days(i64::from(days)),
+            );
+            match store.prune_audit(&before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    deleted = n,
+                    days,
+                    "audit records past their retention deleted"
+                ),
+                Err(e) => tracing::warn!(error = %e, "cannot prune the audit trail"),
+            }
+        }
+    });
 }
 
 /// The configuration file.
@@ -315,10 +548,12 @@ pub async fn build(cli: &Cli) -> Result<Built, ConfigError> {
                     crate::jwks::Jwks::new(url)
                         .map_err(|e| ConfigError(format!("jwt issuer {}: {e}", j.issuer)))?,
                 )),
-                _ => return Err(ConfigError(format!(
+                _ => {
+                    return Err(ConfigError(format!(
                     "jwt issuer {}: give exactly one of hs256_secret, rsa_public_key_pem, jwks_url",
                     j.issuer
-                ))),
+                )))
+                }
             };
             if j.provisioning_claim.is_none() {
                 tracing::warn!(issuer = %j.issuer, "no provisioning_claim: this issuer's tokens may use /Me only");

@@ -39,6 +39,7 @@ pub struct Jwks {
     url: String,
     client: reqwest::Client,
     cache: tokio::sync::Mutex<Cache>,
+    min_refresh: Duration,
 }
 
 impl std::fmt::Debug for Jwks {
@@ -67,7 +68,14 @@ impl Jwks {
             url: url.to_string(),
             client,
             cache: Default::default(),
+            min_refresh: MIN_REFRESH,
         })
+    }
+
+    /// Changes the least time between two fetches (default [`MIN_REFRESH`]).
+    pub fn with_min_refresh(mut self, d: Duration) -> Jwks {
+        self.min_refresh = d;
+        self
     }
 
     /// The key for `kid`: from the cache, or after a refresh when the `kid` is unknown or the
@@ -85,7 +93,7 @@ impl Jwks {
         }
         let may_fetch = cache
             .tried
-            .is_none_or(|t| now.duration_since(t) >= MIN_REFRESH);
+            .is_none_or(|t| now.duration_since(t) >= self.min_refresh);
         if !may_fetch {
             return Ok(known);
         }

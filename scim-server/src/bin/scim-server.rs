@@ -5,7 +5,7 @@
 //! creates a bearer token and prints it once, with a curl example. See `scim-server --help`.
 
 use clap::Parser;
-use scim_server::config::{build, Cli};
+use scim_server::config::{build, spawn_audit_retention, Cli};
 
 // Rendering SCIM JSON allocates many small maps and strings: mimalloc serves them markedly
 // faster than the system allocator (see docs/benchmarks.md).
@@ -28,6 +28,18 @@ async fn main() -> std::process::ExitCode {
             .with_env_filter(filter)
             .with_ansi(std::io::stdout().is_terminal())
             .init();
+    }
+    if let Some(cmd) = &cli.command {
+        return match scim_server::config::run_command(&cli, cmd).await {
+            Ok(out) => {
+                print!("{out}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("scim-server: {e}");
+                std::process::ExitCode::from(2)
+            }
+        };
     }
     let built = match build(&cli).await {
         Ok(b) => b,
@@ -60,6 +72,7 @@ async fn main() -> std::process::ExitCode {
         None if json_logs => tracing::info!("using the configured or previously created tokens"),
         None => println!("Using the configured or previously created bearer tokens."),
     }
+    spawn_audit_retention(built.store.clone(), cli.audit_retention_days);
     if let Some(addr) = cli.metrics_listen {
         match serve_metrics(addr, built.state.clone()).await {
             Ok(bound) => tracing::info!(address = %bound, "metrics at http://{bound}/metrics"),

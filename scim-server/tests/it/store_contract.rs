@@ -294,7 +294,10 @@ async fn contract(backend: Backend) {
         .unwrap();
     assert!(store.token_lookup(&c1).await.unwrap().is_some());
     assert!(store.token_lookup(&c2).await.unwrap().is_some());
-    store.retain_config_tokens(std::slice::from_ref(&c1)).await.unwrap();
+    store
+        .retain_config_tokens(std::slice::from_ref(&c1))
+        .await
+        .unwrap();
     assert!(store.token_lookup(&c1).await.unwrap().is_some());
     assert_eq!(store.token_lookup(&c2).await.unwrap(), None);
     store.revoke_token(&c1[..16]).await.unwrap();
