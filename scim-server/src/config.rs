@@ -39,7 +39,7 @@ use crate::state::{ScimState, Settings};
 use crate::store::{NewToken, SqlStore, Store};
 
 /// Command-line flags.
-#[derive(Debug, Clone, Parser)]
+#[derive(Clone, Parser)]
 #[command(
     name = "scim-server",
     version,
@@ -58,9 +58,14 @@ pub struct Cli {
     /// Path the SCIM endpoints are served under.
     #[arg(long, env = "SCIM_BASE_PATH", default_value = "/scim/v2")]
     pub base_path: String,
-    /// Public base URL for locations (default: from the Host header).
+    /// Public base URL for locations, e.g. https://scim.example.com/scim/v2 (default: the
+    /// listen address, or the forwarded headers with --trust-forwarded-headers).
     #[arg(long, env = "SCIM_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Build locations from X-Forwarded-Host / X-Forwarded-Proto / Host when --public-url is
+    /// not given. Only behind a proxy that sets those headers.
+    #[arg(long, env = "SCIM_TRUST_FORWARDED_HEADERS")]
+    pub trust_forwarded_headers: bool,
     /// TOML configuration file for tenants, JWT issuers and policies.
     #[arg(long, env = "SCIM_CONFIG")]
     pub config: Option<PathBuf>,
@@ -313,7 +318,7 @@ pub fn spawn_audit_retention(store: Arc<SqlStore>, days: u32) {
 }
 
 /// The configuration file.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// Hex key signing cursors; servers sharing a database must share it.
@@ -330,7 +335,7 @@ pub struct FileConfig {
 }
 
 /// A tenant.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantConfig {
     /// Tenant name.
@@ -347,7 +352,7 @@ pub struct TenantConfig {
 }
 
 /// A trusted JWT issuer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JwtConfig {
     /// Expected `iss`.
@@ -372,6 +377,89 @@ pub struct JwtConfig {
     /// Values of that claim that grant read-only access.
     #[serde(default)]
     pub read_values: Vec<String>,
+}
+
+impl std::fmt::Debug for FileConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileConfig")
+            .field(
+                "cursor_key",
+                &self.cursor_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("group_patch_no_content", &self.group_patch_no_content)
+            .field("tenants", &self.tenants)
+            .field("jwt", &self.jwt)
+            .finish()
+    }
+}
+
+/// `<n redacted>` for a list of secrets.
+fn redacted(list: &[String]) -> String {
+    format!("<{} redacted>", list.len())
+}
+
+impl std::fmt::Debug for TenantConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantConfig")
+            .field("name", &self.name)
+            .field("tokens", &redacted(&self.tokens))
+            .field("read_only_tokens", &redacted(&self.read_only_tokens))
+            .field("compat", &self.compat)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for JwtConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtConfig")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("tenant", &self.tenant)
+            .field(
+                "hs256_secret",
+                &self.hs256_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("rsa_public_key_pem", &self.rsa_public_key_pem)
+            .field("jwks_url", &self.jwks_url)
+            .field("provisioning_claim", &self.provisioning_claim)
+            .field("provisioning_values", &self.provisioning_values)
+            .field("read_values", &self.read_values)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Cli {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cli")
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("tokens", &redacted(&self.tokens))
+            .field("base_path", &self.base_path)
+            .field("public_url", &self.public_url)
+            .field("trust_forwarded_headers", &self.trust_forwarded_headers)
+            .field("config", &self.config)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_body", &self.max_body)
+            .field("log_format", &self.log_format)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("audit_retention_days", &self.audit_retention_days)
+            .field("command", &self.command)
+            .finish()
+    }
+}
+
+/// A database URL without its password (`postgres://user:secret@host` → `postgres://user:***@host`).
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s + 3 => {
+            let auth = &url[s + 3..at];
+            match auth.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
 }
 
 /// The default tenant's name.
@@ -437,6 +525,7 @@ pub async fn build(cli: &Cli) -> Result<Built, ConfigError> {
         .collect();
     let mut settings = Settings {
         base_url: cli.public_url.clone(),
+        trust_forwarded_headers: cli.trust_forwarded_headers,
         base_path: cli.base_path.clone(),
         max_body: cli.max_body,
         group_patch_no_content: file.group_patch_no_content,
@@ -695,4 +784,35 @@ pub fn metrics_app(
             }
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_holds_no_secret() {
+        let file: FileConfig = toml::from_str(concat!(
+            "cursor_key = \"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"\n",
+            "[[tenants]]\nname = \"acme\"\ntokens = [\"tok-SECRET-1\"]\nread_only_tokens = [\"tok-SECRET-2\"]\n",
+            "[[jwt]]\nissuer = \"i\"\naudience = \"a\"\ntenant = \"acme\"\nhs256_secret = \"hs-SECRET-3\"\n",
+        ))
+        .unwrap();
+        let text = format!("{file:?}");
+        for secret in ["SECRET", "00112233445566778899"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(text.contains("acme"), "{text}");
+        let cli = Cli::parse_from([
+            "scim-server",
+            "--token",
+            "cli-SECRET-4",
+            "--database-url",
+            "postgres://scim:pw-SECRET-5@db/scim",
+        ]);
+        let text = format!("{cli:?}");
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(text.contains("postgres://scim:***@db/scim"), "{text}");
+        assert_eq!(redact_url("sqlite://scim.db"), "sqlite://scim.db");
+    }
 }

@@ -83,6 +83,11 @@ pub struct Settings {
     /// Most requests served at once; more are answered `429 Too Many Requests` with
     /// `Retry-After` (load shedding, never `5xx`).
     pub max_in_flight: usize,
+    /// Without [`Settings::base_url`], build locations from `X-Forwarded-Host` /
+    /// `X-Forwarded-Proto` / `Host`. Only behind a proxy that sets them: a client chooses
+    /// those headers. When false (the default) and no base URL is set, locations use
+    /// `http://localhost` and the binary sets the base URL from its listen address.
+    pub trust_forwarded_headers: bool,
 }
 
 impl Default for Settings {
@@ -100,6 +105,7 @@ impl Default for Settings {
             tenant_compat: HashMap::new(),
             cursor_ttl_secs: 3600,
             max_in_flight: 512,
+            trust_forwarded_headers: false,
         }
     }
 }

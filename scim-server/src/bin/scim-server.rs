@@ -41,13 +41,6 @@ async fn main() -> std::process::ExitCode {
             }
         };
     }
-    let built = match build(&cli).await {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("scim-server: {e}");
-            return std::process::ExitCode::from(2);
-        }
-    };
     let listener = match tokio::net::TcpListener::bind(cli.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -55,11 +48,26 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|_| cli.listen.to_string());
-    let base = format!("http://{addr}{}", cli.base_path.trim_end_matches('/'));
+    let mut bound = listener.local_addr().unwrap_or(cli.listen);
+    let mut cli = cli;
+    if bound.ip().is_unspecified() {
+        // Listening on every interface: the only address known for locations is loopback.
+        if cli.public_url.is_none() && !cli.trust_forwarded_headers {
+            tracing::warn!("listening on all interfaces without --public-url: meta.location will name 127.0.0.1; set --public-url to the address clients use");
+        }
+        bound.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let base = format!("http://{bound}{}", cli.base_path.trim_end_matches('/'));
+    if cli.public_url.is_none() && !cli.trust_forwarded_headers {
+        cli.public_url = Some(base.clone());
+    }
+    let built = match build(&cli).await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("scim-server: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let json_logs = cli.log_format == "json";
     // In JSON log mode stdout carries only log records: the banner becomes one.
     if json_logs {

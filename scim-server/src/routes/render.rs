@@ -10,22 +10,37 @@ use crate::store::{GroupRef, MemberRow, StoredResource};
 
 /// The absolute base URL for locations: the configured one, else `scheme://Host` + base path.
 pub fn base_url(state: &ScimState, headers: &HeaderMap) -> String {
-    if let Some(b) = &state.settings().base_url {
+    let settings = state.settings();
+    let path = settings.base_path.trim_end_matches('/');
+    if let Some(b) = &settings.base_url {
         return b.trim_end_matches('/').to_string();
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
+    if !settings.trust_forwarded_headers {
+        // The Host header is the client's to choose: never trusted for locations.
+        return format!("http://localhost{path}");
+    }
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|h| h.to_str().ok())
+            .map(|s| s.split(',').next().unwrap_or("").trim())
+            .filter(|s| !s.is_empty())
+    };
+    let host = header("x-forwarded-host")
+        .or_else(|| header(header::HOST.as_str()))
+        .filter(|h| valid_host(h))
         .unwrap_or("localhost");
-    let proto = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
+    let proto = header("x-forwarded-proto")
         .filter(|p| *p == "https" || *p == "http")
         .unwrap_or("http");
-    format!(
-        "{proto}://{host}{}",
-        state.settings().base_path.trim_end_matches('/')
-    )
+    format!("{proto}://{host}{path}")
+}
+
+/// A host (and optional port) as a proxy would forward it: letters, digits, `.-:[]` only.
+fn valid_host(h: &str) -> bool {
+    h.len() <= 255
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
 }
 
 /// The weak ETag of a version.

@@ -157,6 +157,15 @@ async fn notify(
     before: Option<Value>,
     after: Option<Value>,
 ) {
+    // Events leave the server (webhooks, queues): never with a `returned: never` attribute
+    // such as the password hash.
+    let clean = |v: Option<Value>| {
+        v.map(|v| match v {
+            Value::Object(m) => Value::Object(scim_core::Projection::all().apply(&m, ctx)),
+            other => other,
+        })
+    };
+    let (before, after) = (clean(before), clean(after));
     state
         .hook()
         .on_change(ChangeEvent {

@@ -2,6 +2,7 @@
 //! only through member resolution (item 2).
 
 use crate::backends;
+use crate::support::{Options, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -254,4 +255,103 @@ backends!(foreign_tenant_member_ids_are_refused, |s0| {
         .body
         .get("members")
         .is_none());
+});
+
+// meta.location never follows a Host header the client chose; forwarded headers count only
+// when the operator says a proxy sets them.
+backends!(locations_do_not_trust_client_headers, |s0| {
+    let backend = s0.backend;
+    let body =
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "loc"});
+    let r = s0
+        .call_with(
+            reqwest::Method::POST,
+            "/Users",
+            Some(body.clone()),
+            &s0.token,
+            &[
+                ("host", "evil.example"),
+                ("x-forwarded-host", "evil.example"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let loc = r.header("location").unwrap().to_string();
+    assert!(loc.starts_with(&s0.base), "{loc} vs {}", s0.base);
+    assert!(r.body["meta"]["location"]
+        .as_str()
+        .unwrap()
+        .starts_with(&s0.base));
+    drop(s0);
+    let mut settings = scim_server::Settings::default();
+    settings.trust_forwarded_headers = true;
+    let Some(s) = TestServer::start_with(
+        backend,
+        Options {
+            settings,
+            ..Options::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let r = s
+        .call_with(
+            reqwest::Method::POST,
+            "/Users",
+            Some(body.clone()),
+            &s.token,
+            &[
+                ("x-forwarded-host", "scim.example.com"),
+                ("x-forwarded-proto", "https"),
+            ],
+        )
+        .await;
+    assert!(
+        r.header("location")
+            .unwrap()
+            .starts_with("https://scim.example.com/scim/v2/Users/"),
+        "{:?}",
+        r.header("location")
+    );
+    // A forwarded host that is not a host name is ignored.
+    let r = s
+        .call_with(
+            reqwest::Method::GET,
+            "/Users",
+            None,
+            &s.token,
+            &[("x-forwarded-host", "evil.example/<script>")],
+        )
+        .await;
+    let loc = r.body["Resources"][0]["meta"]["location"].as_str().unwrap();
+    assert!(!loc.contains("evil"), "{loc}");
+});
+
+// Change events go to hooks (webhooks, queues): never with the password hash.
+backends!(change_events_carry_no_password, |s| {
+    let r = s
+        .post("/Users", json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "evt", "password": "Event-Secret-1"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let r = s
+        .patch(
+            &format!("/Users/{id}"),
+            json!([{"op": "replace", "path": "password", "value": "Event-Secret-2"}]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let events = s.events.0.lock().await.clone();
+    assert!(events.len() >= 2, "{events:?}");
+    for e in &events {
+        for v in [&e.before, &e.after].into_iter().flatten() {
+            assert!(v.get("password").is_none(), "{v}");
+            assert!(!v.to_string().contains("argon2"), "{v}");
+        }
+    }
+    assert!(events
+        .iter()
+        .any(|e| e.after.as_ref().is_some_and(|a| a["userName"] == "evt")));
 });

@@ -127,14 +127,18 @@ impl TestServer {
         }
         let auth = Arc::new(scim_server::auth::AnyOf(auths));
         let events = Arc::new(Recorder::default());
-        let mut state =
-            ScimState::new(store, auth, opts.settings.clone()).with_hook(events.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut settings = opts.settings.clone();
+        if settings.base_url.is_none() && !settings.trust_forwarded_headers {
+            // As the binary does: locations name the address the server listens on.
+            settings.base_url = Some(format!("http://{addr}/scim/v2"));
+        }
+        let mut state = ScimState::new(store, auth, settings).with_hook(events.clone());
         if let Some(r) = opts.registry.clone() {
             state = state.with_registry(r);
         }
         let app = scim_server::config::app(state.clone(), "/scim/v2", Duration::from_secs(30));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
