@@ -283,8 +283,10 @@ backends!(locations_do_not_trust_client_headers, |s0| {
         .unwrap()
         .starts_with(&s0.base));
     drop(s0);
-    let mut settings = scim_server::Settings::default();
-    settings.trust_forwarded_headers = true;
+    let settings = scim_server::Settings {
+        trust_forwarded_headers: true,
+        ..Default::default()
+    };
     let Some(s) = TestServer::start_with(
         backend,
         Options {
