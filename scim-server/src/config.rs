@@ -526,6 +526,8 @@ pub async fn build(cli: &Cli) -> Result<Built, ConfigError> {
     let mut settings = Settings {
         base_url: cli.public_url.clone(),
         trust_forwarded_headers: cli.trust_forwarded_headers,
+        // A bulk job stops starting operations well before the request times out.
+        bulk_time_budget: Duration::from_millis(cli.request_timeout.saturating_mul(1000) * 2 / 3),
         base_path: cli.base_path.clone(),
         max_body: cli.max_body,
         group_patch_no_content: file.group_patch_no_content,

@@ -88,6 +88,9 @@ pub struct Settings {
     /// those headers. When false (the default) and no base URL is set, locations use
     /// `http://localhost` and the binary sets the base URL from its listen address.
     pub trust_forwarded_headers: bool,
+    /// How long a `/Bulk` request may start new operations; keep it below the request
+    /// timeout so that the response (with every completed operation) is sent in time.
+    pub bulk_time_budget: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -106,6 +109,7 @@ impl Default for Settings {
             cursor_ttl_secs: 3600,
             max_in_flight: 512,
             trust_forwarded_headers: false,
+            bulk_time_budget: std::time::Duration::from_secs(20),
         }
     }
 }

@@ -8,6 +8,13 @@
 //! `bulkId` no POST defines, get `409 Conflict` (RFC 7644 §3.7.1 allows this after an attempt).
 //! `failOnErrors` stops the job after that many errors; `maxOperations` and `maxPayloadSize`
 //! are enforced with `413`.
+//!
+//! Scheduling is linear: references are collected once, and operations run in a topological
+//! order (Kahn's algorithm, lowest request index first), so a reverse chain of 1,000 POSTs costs
+//! the same as a forward one. The job yields to the runtime between operations, and stops
+//! starting new ones when [`crate::Settings::bulk_time_budget`] is spent: the response then
+//! reports every completed operation and answers `503` for those not run, instead of the whole
+//! request timing out with nothing reported.
 
 use std::collections::{HashMap, HashSet};
 
@@ -136,90 +143,141 @@ pub async fn bulk(
     }
     let fail_on_errors = req.fail_on_errors.map(|n| n.max(1) as usize);
     let n = req.operations.len();
+    let deadline = tokio::time::Instant::now() + settings.bulk_time_budget;
+    // The dependency graph, computed once: op i waits on the POSTs whose bulkIds it names.
+    let by_bulk_id: HashMap<&str, usize> = req
+        .operations
+        .iter()
+        .enumerate()
+        .filter_map(|(i, op)| op.bulk_id.as_deref().map(|b| (b, i)))
+        .collect();
     let mut results: Vec<Option<BulkOperationResponse>> = vec![None; n];
-    let mut resolved: HashMap<String, String> = HashMap::new();
-    let mut pending: Vec<usize> = (0..n).collect();
+    let mut waits_on: Vec<usize> = vec![0; n];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut ready = std::collections::BTreeSet::new();
+    let mut doomed: Vec<Option<String>> = vec![None; n];
+    let conflict = |i: usize, detail: String| {
+        let op = &req.operations[i];
+        error_response(
+            &op.method,
+            op.bulk_id.clone(),
+            ScimError::new(409, None, detail),
+        )
+    };
+    for (i, op) in req.operations.iter().enumerate() {
+        let mut refs = HashSet::new();
+        for seg in op.path.split('/') {
+            references(&Value::String(seg.to_string()), &mut refs);
+        }
+        if let Some(d) = &op.data {
+            references(d, &mut refs);
+        }
+        let mut unknown: Vec<&str> = refs
+            .iter()
+            .filter(|r| !by_bulk_id.contains_key(r.as_str()))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            // Refused when its turn comes, so failOnErrors counts errors in request order.
+            unknown.sort_unstable();
+            doomed[i] = Some(format!(
+                "bulkId reference(s) {unknown:?} cannot be resolved"
+            ));
+            ready.insert(i);
+            continue;
+        }
+        for r in &refs {
+            let d = by_bulk_id[r.as_str()];
+            waits_on[i] += 1;
+            dependents[d].push(i);
+        }
+        if waits_on[i] == 0 {
+            ready.insert(i);
+        }
+    }
     let mut errors = 0usize;
-    let mut order: Vec<usize> = Vec::new();
-    'outer: while !pending.is_empty() {
-        let mut progressed = false;
-        let mut still = Vec::new();
-        for &i in &pending {
+    let mut stopped = false;
+    let mut resolved: HashMap<String, String> = HashMap::new();
+    let mut out_of_time = false;
+    // Kahn's algorithm, lowest request index first: linear in operations plus references.
+    while !stopped {
+        let Some(i) = ready.pop_first() else { break };
+        if tokio::time::Instant::now() >= deadline {
+            out_of_time = true;
+            break;
+        }
+        let op = &req.operations[i];
+        let res = match doomed[i].take() {
+            Some(why) => conflict(i, why),
+            // The operation commits; its flush is shared with the others (below).
+            None => {
+                crate::store::defer_durability(run_one(&inner, &passthrough, op, &resolved)).await
+            }
+        };
+        let ok = res.status < 300;
+        if let (true, Some(b), Some(id)) = (
+            ok,
+            &op.bulk_id,
+            res.location.as_deref().and_then(|l| l.rsplit('/').next()),
+        ) {
+            resolved.insert(b.clone(), id.to_string());
+        }
+        if res.status >= 400 {
+            errors += 1;
+        }
+        results[i] = Some(res);
+        // Dependents: one reference fewer to wait for, or refused when this one failed.
+        let mut failed = if ok { Vec::new() } else { vec![i] };
+        if ok {
+            for &d in &dependents[i] {
+                waits_on[d] -= 1;
+                if waits_on[d] == 0 && results[d].is_none() {
+                    ready.insert(d);
+                }
+            }
+        }
+        while let Some(f) = failed.pop() {
+            let name = req.operations[f].bulk_id.clone().unwrap_or_default();
+            for &d in &dependents[f] {
+                if results[d].is_none() {
+                    results[d] = Some(conflict(
+                        d,
+                        format!(
+                            "bulkId reference {name:?} cannot be resolved: its operation failed"
+                        ),
+                    ));
+                    ready.remove(&d);
+                    errors += 1;
+                    failed.push(d);
+                }
+            }
+        }
+        if fail_on_errors.is_some_and(|f| errors >= f) {
+            stopped = true;
+        }
+        // A long bulk request must not hold a runtime thread.
+        tokio::task::yield_now().await;
+    }
+    if !stopped {
+        for i in 0..n {
+            if results[i].is_some() {
+                continue;
+            }
             let op = &req.operations[i];
-            let mut refs = HashSet::new();
-            for seg in op.path.split('/') {
-                references(&Value::String(seg.to_string()), &mut refs);
-            }
-            if let Some(d) = &op.data {
-                references(d, &mut refs);
-            }
-            let waiting: Vec<&String> =
-                refs.iter().filter(|r| !resolved.contains_key(*r)).collect();
-            let impossible = waiting.iter().any(|r| {
-                !defined.contains(*r)
-                    || results.iter().enumerate().any(|(j, res)| {
-                        res.is_some()
-                            && req.operations[j].bulk_id.as_deref() == Some(r.as_str())
-                            && !resolved.contains_key(*r)
-                    })
-            });
-            if impossible {
-                let missing: Vec<&str> = waiting.iter().map(|s| s.as_str()).collect();
-                results[i] = Some(error_response(
+            results[i] = Some(if out_of_time {
+                error_response(
                     &op.method,
                     op.bulk_id.clone(),
                     ScimError::new(
-                        409,
+                        503,
                         None,
-                        format!("bulkId reference(s) {missing:?} cannot be resolved"),
+                        "not run: the bulk request used up its time budget; send the remaining operations again",
                     ),
-                ));
-                order.push(i);
-                errors += 1;
-                progressed = true;
-                if fail_on_errors.is_some_and(|f| errors >= f) {
-                    break 'outer;
-                }
-                continue;
-            }
-            if !waiting.is_empty() {
-                still.push(i);
-                continue;
-            }
-            progressed = true;
-            // The operation commits; its flush is shared with the others (below).
-            let res =
-                crate::store::defer_durability(run_one(&inner, &passthrough, op, &resolved)).await;
-            if let (Some(b), Some(id)) = (
-                &op.bulk_id,
-                res.location.as_deref().and_then(|l| l.rsplit('/').next()),
-            ) {
-                if res.status < 300 {
-                    resolved.insert(b.clone(), id.to_string());
-                }
-            }
-            if res.status >= 400 {
-                errors += 1;
-            }
-            results[i] = Some(res);
-            order.push(i);
-            if fail_on_errors.is_some_and(|f| errors >= f) {
-                break 'outer;
-            }
-        }
-        pending = still;
-        if !progressed {
-            // Every remaining operation waits on another: a cycle.
-            for &i in &pending {
-                let op = &req.operations[i];
-                results[i] = Some(error_response(
-                    &op.method,
-                    op.bulk_id.clone(),
-                    ScimError::new(409, None, "circular bulkId references cannot be resolved"),
-                ));
-                order.push(i);
-            }
-            break;
+                )
+            } else {
+                // Still waiting after everything that could run ran: a cycle.
+                conflict(i, "circular bulkId references cannot be resolved".into())
+            });
         }
     }
     // Nothing is acknowledged before every committed operation is durable.

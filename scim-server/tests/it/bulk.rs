@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::backends;
-use crate::support::Options;
+use crate::support::{Options, TestServer};
 
 const BULK: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -147,4 +147,93 @@ backends!(bulk_limits_and_bad_requests, |s0| {
         spc.body["bulk"],
         json!({"supported": true, "maxOperations": 3, "maxPayloadSize": 2000})
     );
+});
+
+// A reverse dependency chain (each POST names the bulkId of the next one in the list) runs in
+// one pass of a topological order; the old scheduler rescanned the list once per operation.
+backends!(bulk_reverse_chain_of_500, |s| {
+    let n = 500;
+    let mut ops = Vec::new();
+    for i in 0..n {
+        let mut data = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("chain-{i}")});
+        if i + 1 < n {
+            data["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] =
+                json!({"manager": {"value": format!("bulkId:u{}", i + 1)}});
+        }
+        ops.push(
+            json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"), "data": data}),
+        );
+    }
+    let r = s
+        .post("/Bulk", json!({"schemas": [BULK], "Operations": ops}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let results = r.body["Operations"].as_array().unwrap();
+    assert_eq!(results.len(), n);
+    assert!(results.iter().all(|o| o["status"] == "201"), "{}", r.body);
+    // Results come back in request order, each manager resolved to the next user's id.
+    let id_of = |i: usize| {
+        results[i]["location"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let u0 = s.get(&format!("/Users/{}", id_of(0))).await.body;
+    assert_eq!(
+        u0["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"],
+        id_of(1)
+    );
+});
+
+// When the time budget is spent, completed operations are reported and the others are 503
+// "not run", instead of the whole request timing out.
+backends!(bulk_time_budget_reports_what_completed, |s0| {
+    let backend = s0.backend;
+    drop(s0);
+    let settings = scim_server::Settings {
+        bulk_time_budget: std::time::Duration::from_millis(150),
+        ..Default::default()
+    };
+    let Some(s) = TestServer::start_with(
+        backend,
+        Options {
+            settings,
+            ..Options::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let ops: Vec<Value> = (0..1000)
+        .map(|i| json!({"method": "POST", "path": "/Users", "bulkId": format!("b{i}"), "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("budget-{i}")}}))
+        .collect();
+    let r = s
+        .post("/Bulk", json!({"schemas": [BULK], "Operations": ops}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let results = r.body["Operations"].as_array().unwrap();
+    assert_eq!(results.len(), 1000);
+    let statuses: Vec<&str> = results
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    let done = statuses.iter().take_while(|s| **s == "201").count();
+    assert!(
+        done < 1000,
+        "everything finished within 150 ms: the budget was not exercised"
+    );
+    assert!(statuses[done..].iter().all(|s| *s == "503"), "{statuses:?}");
+    assert!(results[done]["response"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("time budget"));
+    // What was reported as created exists; what was not run does not.
+    let total = s.get("/Users?count=0").await.body["totalResults"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(total as usize, done);
 });
