@@ -259,12 +259,12 @@ pub async fn bulk(
         tokio::task::yield_now().await;
     }
     if !stopped {
-        for i in 0..n {
-            if results[i].is_some() {
+        for (i, slot) in results.iter_mut().enumerate() {
+            if slot.is_some() {
                 continue;
             }
             let op = &req.operations[i];
-            results[i] = Some(if out_of_time {
+            *slot = Some(if out_of_time {
                 error_response(
                     &op.method,
                     op.bulk_id.clone(),
