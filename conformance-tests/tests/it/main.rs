@@ -9,3 +9,4 @@ mod interrupt;
 mod own_server;
 mod scim2;
 mod support;
+mod third_party;
