@@ -526,6 +526,7 @@ pub async fn build(cli: &Cli) -> Result<Built, ConfigError> {
     let mut settings = Settings {
         base_url: cli.public_url.clone(),
         trust_forwarded_headers: cli.trust_forwarded_headers,
+        request_timeout: Duration::from_secs(cli.request_timeout),
         // A bulk job stops starting operations well before the request times out.
         bulk_time_budget: Duration::from_millis(cli.request_timeout.saturating_mul(1000) * 2 / 3),
         base_path: cli.base_path.clone(),
@@ -687,12 +688,7 @@ pub async fn build(cli: &Cli) -> Result<Built, ConfigError> {
 pub fn app(state: ScimState, base_path: &str, timeout: Duration) -> Router {
     use tower_http::catch_panic::CatchPanicLayer;
     use tower_http::compression::CompressionLayer;
-    use tower_http::timeout::TimeoutLayer;
-    let max_in_flight = state.settings().max_in_flight;
-    let scim = crate::routes::router(state.clone()).layer(axum::middleware::from_fn_with_state(
-        Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1))),
-        shed_load,
-    ));
+    let scim = crate::routes::router_with_timeout(state.clone(), timeout);
     let base = base_path.trim_end_matches('/');
     let root = if base.is_empty() {
         scim
@@ -707,11 +703,6 @@ pub fn app(state: ScimState, base_path: &str, timeout: Duration) -> Router {
     root.merge(health)
         .fallback(|| async { ApiError::from(ScimError::not_found("no such endpoint")) })
         .layer(CompressionLayer::new())
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
-        .layer(axum::middleware::map_response(scim_error_bodies))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::from(ScimError::new(500, None, "internal error")).into_response()
         }))
@@ -741,7 +732,7 @@ pub async fn shed_load(
 }
 
 /// Gives every error response without a SCIM body (from layers: timeout, limits) one.
-async fn scim_error_bodies(resp: Response) -> Response {
+pub async fn scim_error_bodies(resp: Response) -> Response {
     let status = resp.status();
     if status.as_u16() < 400 {
         return resp;

@@ -91,6 +91,8 @@ pub struct Settings {
     /// How long a `/Bulk` request may start new operations; keep it below the request
     /// timeout so that the response (with every completed operation) is sent in time.
     pub bulk_time_budget: std::time::Duration,
+    /// Requests taking longer are answered `408` (the timeout of [`crate::router`]).
+    pub request_timeout: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -110,6 +112,7 @@ impl Default for Settings {
             max_in_flight: 512,
             trust_forwarded_headers: false,
             bulk_time_budget: std::time::Duration::from_secs(20),
+            request_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -32,6 +32,13 @@ pub use render::base_url;
 /// The SCIM router, to be nested by a host app (e.g. at `/scim/v2`) whatever the host's own
 /// state type: the host passes the [`ScimState`] it keeps (typically a field of its state).
 ///
+/// It carries its protective layers, so a host gets them by mounting it: load shedding
+/// ([`crate::Settings::max_in_flight`], then `429` with `Retry-After`), a timeout
+/// ([`crate::Settings::request_timeout`], then `408`), a SCIM error body (RFC 7644 §3.12) on
+/// every error any layer produces, and a caught panic answered `500` with a SCIM body instead of
+/// a dropped connection. Request ids, metrics and health endpoints are the host's choice: see
+/// [`crate::config::app`] for the full stack the binary serves.
+///
 /// ```no_run
 /// # async fn f(scim: scim_server::ScimState) {
 /// let app: axum::Router = axum::Router::new()
@@ -40,6 +47,40 @@ pub use render::base_url;
 /// # }
 /// ```
 pub fn router<S>(state: ScimState) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let timeout = state.settings().request_timeout;
+    router_with_timeout(state, timeout)
+}
+
+/// [`router`] with another timeout than the settings'.
+pub fn router_with_timeout<S>(state: ScimState, timeout: std::time::Duration) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    use tower_http::catch_panic::CatchPanicLayer;
+    use tower_http::timeout::TimeoutLayer;
+    let max_in_flight = state.settings().max_in_flight;
+    bare_router(state)
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1))),
+            crate::config::shed_load,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(axum::middleware::map_response(
+            crate::config::scim_error_bodies,
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            use axum::response::IntoResponse;
+            ApiError::from(ScimError::new(500, None, "internal error")).into_response()
+        }))
+}
+
+fn bare_router<S>(state: ScimState) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {

@@ -262,3 +262,113 @@ async fn overload_is_429_with_retry_after() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(s.get("/Users").await.status, StatusCode::OK);
 }
+
+/// `router()` mounted in a host app next to the host's own routes carries its protective
+/// layers: credentials, SCIM error bodies for 404/405, load shedding (429) and the timeout
+/// (408 with a SCIM body), without the host adding anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn router_mounted_in_a_host_app_keeps_its_protections() {
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = crate::support::TempDir::new();
+    let store = Arc::new(
+        scim_server::SqlStore::connect(&format!("sqlite://{}", dir.0.join("h.db").display()))
+            .await
+            .unwrap(),
+    );
+    let auth = Arc::new(scim_server::TokenAuthenticator::new(
+        &[("host-token".to_string(), "host".to_string())],
+        None,
+    ));
+    let settings = scim_server::Settings {
+        max_in_flight: 1,
+        request_timeout: std::time::Duration::from_millis(400),
+        base_url: Some("http://host.example/scim/v2".into()),
+        ..Default::default()
+    };
+    let scim = scim_server::ScimState::new(store, auth, settings);
+    #[derive(Clone)]
+    struct HostState {
+        greeting: &'static str,
+    }
+    let app: axum::Router = axum::Router::new()
+        .route(
+            "/hello",
+            axum::routing::get(|axum::extract::State(h): axum::extract::State<HostState>| async move { h.greeting }),
+        )
+        .nest("/scim/v2", scim_server::router(scim))
+        .with_state(HostState { greeting: "hi from the host" });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let c = reqwest::Client::new();
+    let url = |p: &str| format!("http://{addr}{p}");
+    assert_eq!(
+        c.get(url("/hello"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "hi from the host"
+    );
+    let r = c.get(url("/scim/v2/Users")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let ok = c
+        .get(url("/scim/v2/Users"))
+        .bearer_auth("host-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let r = crate::support::Resp::read(
+        c.get(url("/scim/v2/Nope/x/y"))
+            .bearer_auth("host-token")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_error(404, None);
+    let r = crate::support::Resp::read(
+        c.put(url("/scim/v2/Users"))
+            .bearer_auth("host-token")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_error(405, None);
+    // A body that never finishes: the router's timeout answers 408 with a SCIM body, and while
+    // that request holds the only slot, another is shed with 429.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(
+        b"POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer host-token\r\nContent-Type: application/scim+json\r\nContent-Length: 100\r\n\r\n{\"sch",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let r = crate::support::Resp::read(
+        c.get(url("/scim/v2/Users"))
+            .bearer_auth("host-token")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_error(429, None);
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        slow.read_to_end(&mut answer),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        text.contains("urn:ietf:params:scim:api:messages:2.0:Error"),
+        "{text}"
+    );
+    server.abort();
+}
