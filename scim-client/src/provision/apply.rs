@@ -161,8 +161,10 @@ impl Engine {
             state,
             notify,
             apply,
+            // Webhook URLs often carry their secret: never follow a redirect elsewhere.
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(30))
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("HTTP client"),
         }
