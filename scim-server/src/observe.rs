@@ -12,7 +12,9 @@
 //!   binary installs a Prometheus recorder and serves `/metrics` on `--metrics-listen`:
 //!   `scim_requests_total{method,route,status,tenant}`, `scim_request_duration_seconds{…}` (a
 //!   histogram), `scim_requests_in_flight`, and the database pool gauges
-//!   `scim_db_connections{pool,state}` sampled at scrape time.
+//!   `scim_db_connections{pool,state}` sampled at scrape time; with SQLite on a file, the
+//!   writer queue: `scim_db_flush_waiters` (writes sharing the last WAL flush) and
+//!   `scim_db_flushes_total`.
 //! - **Health.** `GET /healthz` answers `200` while the process serves; `GET /readyz` answers
 //!   `200` when the database answers a trivial query and `503` otherwise. Both are outside the
 //!   SCIM base path and need no credentials (they reveal nothing).

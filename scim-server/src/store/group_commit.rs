@@ -54,6 +54,9 @@ impl WalSync {
                 while let Ok(w) = rx.try_recv() {
                     waiters.push(w);
                 }
+                // How many acknowledged-when-durable writes share this flush (writer queue).
+                metrics::gauge!("scim_db_flush_waiters").set(waiters.len() as f64);
+                metrics::counter!("scim_db_flushes_total").increment(1);
                 let path = wal.clone();
                 let res = tokio::task::spawn_blocking(move || {
                     std::fs::File::open(&path).and_then(|f| f.sync_data())
