@@ -15,6 +15,7 @@ mod body;
 mod bulk;
 mod discovery;
 mod me;
+mod password;
 mod render;
 mod resources;
 

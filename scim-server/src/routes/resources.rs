@@ -59,21 +59,10 @@ fn check_filter(f: &Filter, ctx: &Context<'_>) -> ApiResult<()> {
 
 /// Stores passwords as Argon2id hashes (RFC 7643 §4.1.1: "SHOULD be hashed"); a value that is
 /// already a hash is kept.
+/// Inside the transaction: no clear-text password reaches the store (hashing happened before,
+/// see [`super::password`]).
 fn protect_password(data: &mut JsonMap) -> ApiResult<()> {
-    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
-    let Some(Value::String(pw)) = data.get("password") else {
-        return Ok(());
-    };
-    if pw.starts_with("$argon2") {
-        return Ok(());
-    }
-    let salt = SaltString::generate(&mut OsRng);
-    let hash = argon2::Argon2::default()
-        .hash_password(pw.as_bytes(), &salt)
-        .map_err(|_| ScimError::invalid_value("the password cannot be stored"))?
-        .to_string();
-    data.insert("password".into(), Value::String(hash));
-    Ok(())
+    super::password::ensure_hashed(data)
 }
 
 fn context<'a>(state: &'a ScimState, endpoint: &str) -> ApiResult<Context<'a>> {
@@ -572,7 +561,8 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let ctx = context(&state, &rt)?;
     let headers = req.headers().clone();
-    let body = read_json(req, state.settings().max_body).await?;
+    let mut body = read_json(req, state.settings().max_body).await?;
+    super::password::hash_in_body(&mut body).await?;
     let compat = state.compat(&p.tenant);
     let resource = scim_core::prepare_create(body, &ctx, &compat)?;
     let mut data = resource.into_map();
@@ -615,7 +605,8 @@ pub async fn replace(
     let ctx = context(&state, &rt)?;
     let headers = req.headers().clone();
     let expected = if_match(&headers)?;
-    let body = read_json(req, state.settings().max_body).await?;
+    let mut body = read_json(req, state.settings().max_body).await?;
+    super::password::hash_in_body(&mut body).await?;
     let compat = state.compat(&p.tenant);
     let proj = projection(q.as_deref(), &ctx)?;
     let load = load_for(&ctx, &proj);
@@ -864,7 +855,8 @@ pub async fn patch(
     let expected = if_match(&headers)?;
     let body = read_json(req, state.settings().max_body).await?;
     let compat = state.compat(&p.tenant);
-    let patch = PatchOp::from_json(&body, &compat)?;
+    let mut patch = PatchOp::from_json(&body, &compat)?;
+    super::password::hash_in_ops(&mut patch.operations).await?;
     let proj = projection(q.as_deref(), &ctx)?;
     let minimal = headers
         .get("prefer")

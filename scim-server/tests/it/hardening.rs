@@ -357,3 +357,54 @@ backends!(change_events_carry_no_password, |s| {
         .iter()
         .any(|e| e.after.as_ref().is_some_and(|a| a["userName"] == "evt")));
 });
+
+// Every way a password arrives (POST, PUT, PATCH with a path, path-less, any case, the
+// URN-qualified name, Bulk) is stored as an Argon2id hash, hashed before the store is called.
+backends!(passwords_are_hashed_in_every_write_path, |s| {
+    let reg = scim_core::SchemaRegistry::builtin();
+    let users = scim_core::Context::new(reg, "User").unwrap();
+    let stored_pw = |id: String| {
+        let store = s.state.store();
+        let tenant = s.tenant.clone();
+        async move {
+            let r = store
+                .get(&tenant, &users, &id, Default::default())
+                .await
+                .unwrap();
+            r.data
+                .get("password")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }
+    };
+    let r = s.post("/Users", json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "pw", "Password": "Clear-1"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert!(r.body.get("password").is_none() && r.body.get("Password").is_none());
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let mut seen = std::collections::HashSet::new();
+    let mut check = |pw: Option<String>, what: &str| {
+        let pw = pw.unwrap_or_else(|| panic!("{what}: no password stored"));
+        assert!(pw.starts_with("$argon2id$"), "{what}: {pw}");
+        assert!(seen.insert(pw), "{what}: the hash did not change");
+    };
+    check(stored_pw(id.clone()).await, "POST");
+    let r = s.put(&format!("/Users/{id}"), json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "pw", "password": "Clear-2"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    check(stored_pw(id.clone()).await, "PUT");
+    for ops in [
+        json!([{"op": "replace", "path": "password", "value": "Clear-3"}]),
+        json!([{"op": "replace", "path": "urn:ietf:params:scim:schemas:core:2.0:User:password", "value": "Clear-4"}]),
+        json!([{"op": "Replace", "value": {"PASSWORD": "Clear-5"}}]),
+    ] {
+        let r = s.patch(&format!("/Users/{id}"), ops.clone()).await;
+        assert_eq!(r.status, StatusCode::OK, "{ops}: {}", r.body);
+        check(stored_pw(id.clone()).await, &ops.to_string());
+    }
+    let r = s
+        .post("/Bulk", json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+            {"method": "PATCH", "path": format!("/Users/{id}"), "data": {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "password", "value": "Clear-6"}]}}
+        ]}))
+        .await;
+    assert_eq!(r.body["Operations"][0]["status"], "200", "{}", r.body);
+    check(stored_pw(id.clone()).await, "Bulk");
+});
