@@ -219,7 +219,10 @@ async fn binary_json_logs_and_metrics() {
         "a histogram, not a summary: {text}"
     );
     assert!(text.contains("scim_db_connections"), "{text}");
-    assert!(text.contains("scim_db_flushes_total"), "the writer queue: {text}");
+    assert!(
+        text.contains("scim_db_flushes_total"),
+        "the writer queue: {text}"
+    );
 
     // The log stream: every stdout line is a JSON record; the request lines carry the id,
     // route, tenant and status, and nothing carries the filter value or the password.
