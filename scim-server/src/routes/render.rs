@@ -187,3 +187,65 @@ pub fn render_default_text(
     };
     serde_json::value::RawValue::from_string(text).expect("rendered JSON is valid")
 }
+
+/// A group in its default representation as a streamed body: everything but `members` first,
+/// then the members page by page as the store yields them (at most one page in memory), so a
+/// group of a million members is served in bounded memory. An error after the first byte ends
+/// the connection (the status line is already sent); the client sees a truncated body.
+pub fn group_body_stream(
+    ctx: &Context<'_>,
+    base: &str,
+    mut stored: StoredResource,
+    pages: crate::store::MemberPages,
+) -> axum::body::Body {
+    use futures::StreamExt;
+    stored.members = None;
+    let text = render_default_text(ctx, base, stored);
+    let text = text.get();
+    // The object without its closing brace; the members array goes last.
+    let head = text.strip_suffix('}').unwrap_or(text).to_string();
+    let base = base.to_string();
+    enum State {
+        Head(String, crate::store::MemberPages),
+        Pages(crate::store::MemberPages, bool),
+        Done,
+    }
+    let stream = futures::stream::unfold(State::Head(head, pages), move |state| {
+        let base = base.clone();
+        async move {
+            match state {
+                State::Head(head, pages) => Some((
+                    Ok(axum::body::Bytes::from(head)),
+                    State::Pages(pages, false),
+                )),
+                State::Pages(mut pages, emitted) => match pages.next().await {
+                    Some(Ok(page)) if page.is_empty() => {
+                        Some((Ok(axum::body::Bytes::new()), State::Pages(pages, emitted)))
+                    }
+                    Some(Ok(page)) => {
+                        let items = members_json(&base, &page).to_string();
+                        let inner = &items[1..items.len() - 1];
+                        let mut out = String::with_capacity(inner.len() + 16);
+                        out.push_str(if emitted { "," } else { ",\"members\":[" });
+                        out.push_str(inner);
+                        Some((Ok(axum::body::Bytes::from(out)), State::Pages(pages, true)))
+                    }
+                    Some(Err(e)) => {
+                        tracing::error!(error = %e, "streaming a group's members failed");
+                        Some((Err(std::io::Error::other(e.to_string())), State::Done))
+                    }
+                    None => {
+                        let end = if emitted { "]}" } else { "}" };
+                        Some((
+                            Ok(axum::body::Bytes::from_static(end.as_bytes())),
+                            State::Done,
+                        ))
+                    }
+                },
+                State::Done => None,
+            }
+        }
+    });
+    // `fuse`: the body may be polled again after its end.
+    axum::body::Body::from_stream(stream.fuse())
+}

@@ -104,6 +104,35 @@ fn load_for(ctx: &Context<'_>, proj: &Projection) -> Load {
     }
 }
 
+/// `If-None-Match` names the current version (or `*`).
+fn not_modified(headers: &HeaderMap, version: i64) -> bool {
+    let tag = etag(version);
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|inm| inm.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
+}
+
+/// A group in its default representation with its members streamed (see
+/// [`super::render::group_body_stream`]), with its ETag.
+fn group_response(
+    ctx: &Context<'_>,
+    base: &str,
+    status: StatusCode,
+    stored: crate::store::StoredResource,
+    pages: crate::store::MemberPages,
+) -> Response {
+    let version = stored.version;
+    let body = super::render::group_body_stream(ctx, base, stored, pages);
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::error::SCIM_JSON),
+    );
+    with_headers(resp, version, None)
+}
+
 fn with_headers(mut resp: Response, version: i64, location: Option<&str>) -> Response {
     if let Ok(v) = HeaderValue::from_str(&etag(version)) {
         resp.headers_mut().insert(header::ETAG, v);
@@ -460,6 +489,22 @@ pub async fn get_one(
     let ctx = context(&state, &rt)?;
     let proj = projection(q.as_deref(), &ctx)?;
     let default = proj == Projection::all();
+    if default && is_group(&ctx) {
+        // Members streamed page by page, whatever the group's size.
+        let (stored, pages) = state
+            .store()
+            .get_streaming(&p.tenant, &ctx, &id, true)
+            .await?;
+        if not_modified(&headers, stored.version) {
+            return Ok(with_headers(
+                StatusCode::NOT_MODIFIED.into_response(),
+                stored.version,
+                None,
+            ));
+        }
+        let base = base_url(&state, &headers);
+        return Ok(group_response(&ctx, &base, StatusCode::OK, stored, pages));
+    }
     let load = load_for(&ctx, &proj);
     let stored = if default {
         state
@@ -469,18 +514,12 @@ pub async fn get_one(
     } else {
         state.store().get(&p.tenant, &ctx, &id, load).await?
     };
-    if let Some(inm) = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-    {
-        let tag = etag(stored.version);
-        if inm.split(',').any(|t| t.trim() == tag || t.trim() == "*") {
-            return Ok(with_headers(
-                StatusCode::NOT_MODIFIED.into_response(),
-                stored.version,
-                None,
-            ));
-        }
+    if not_modified(&headers, stored.version) {
+        return Ok(with_headers(
+            StatusCode::NOT_MODIFIED.into_response(),
+            stored.version,
+            None,
+        ));
     }
     let base = base_url(&state, &headers);
     let version = stored.version;
@@ -863,7 +902,9 @@ pub async fn patch(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().contains("return=minimal"));
     let no_content = minimal || (is_group(&ctx) && state.settings().group_patch_no_content);
-    let load = if no_content {
+    // A group answered in full is read again after the commit with its members streamed.
+    let stream_after = !no_content && is_group(&ctx) && proj == Projection::all();
+    let load = if no_content || stream_after {
         Load::default()
     } else {
         load_for(&ctx, &proj)
@@ -922,6 +963,13 @@ pub async fn patch(
             stored.version,
             None,
         ));
+    }
+    if stream_after {
+        let (now, pages) = state
+            .store()
+            .get_streaming(&p.tenant, &ctx, &id, true)
+            .await?;
+        return Ok(group_response(&ctx, &base, StatusCode::OK, now, pages));
     }
     Ok(with_headers(
         scim_json(StatusCode::OK, &proj.apply(&full, &ctx)),

@@ -18,6 +18,11 @@ use scim_core::{AttrPath, Context, JsonMap, ScimError, SortOrder};
 
 pub use sqlx_store::SqlStore;
 
+/// A group's members, page by page (see [`Store::get_streaming`]).
+pub type MemberPages = std::pin::Pin<
+    Box<dyn futures::Stream<Item = Result<Vec<MemberRow>, StoreError>> + Send + 'static>,
+>;
+
 /// A stored bearer token, as listed (never the secret).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -314,6 +319,33 @@ pub trait Store: Send + Sync + 'static {
 
     /// True when no token exists at all (first start).
     async fn has_tokens(&self) -> Result<bool, StoreError>;
+
+    /// A resource (in its stored rendered form when `rendered` and current) and, for a group,
+    /// its members as a stream of pages ordered by id, all read in one snapshot: however large
+    /// the group, at most one page of members is in memory at a time. The default reads
+    /// everything at once (one page).
+    async fn get_streaming(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        id: &str,
+        rendered: bool,
+    ) -> Result<(StoredResource, MemberPages), StoreError> {
+        let load = Load {
+            members: true,
+            groups: false,
+        };
+        let mut r = if rendered {
+            self.get_rendered(tenant, ctx, id, load).await?
+        } else {
+            self.get(tenant, ctx, id, load).await?
+        };
+        let members = r.members.take().unwrap_or_default();
+        Ok((
+            r,
+            Box::pin(futures::stream::once(async move { Ok(members) })),
+        ))
+    }
 
     /// Answers when the database answers a trivial query (`/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;

@@ -47,6 +47,9 @@ fn token_info(r: &AnyRow) -> Result<TokenInfo, StoreError> {
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// Members per page of a streamed group (see `Store::get_streaming`).
+const MEMBER_PAGE: usize = 5000;
+
 /// Most ids bound in one `IN (...)` list.
 const CHUNK: usize = 500;
 
@@ -71,6 +74,8 @@ pub struct SqlStore {
     write: AnyPool,
     /// SQLite on a file: the WAL flusher every write waits for (group commit).
     wal: Option<super::group_commit::WalSync>,
+    /// Members per page when a group is streamed.
+    member_page: usize,
 }
 
 fn bind_all<'q>(
@@ -88,6 +93,13 @@ fn bind_all<'q>(
 }
 
 impl SqlStore {
+    /// Streams groups' members in pages of `n` rows (default 5,000): smaller pages use less
+    /// memory per response and more statements.
+    pub fn with_member_page(mut self, n: usize) -> SqlStore {
+        self.member_page = n.max(1);
+        self
+    }
+
     /// Connects to `url` (`sqlite://PATH`, `sqlite::memory:`, `postgres://…`), applies the
     /// migrations and returns the store.
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
@@ -153,6 +165,7 @@ impl SqlStore {
                 read,
                 write,
                 wal,
+                member_page: MEMBER_PAGE,
             };
             store.fill_index().await?;
             Ok(store)
@@ -181,6 +194,7 @@ impl SqlStore {
                 read: pool.clone(),
                 write: pool,
                 wal: None,
+                member_page: MEMBER_PAGE,
             };
             store.fill_index().await?;
             Ok(store)
@@ -1525,6 +1539,89 @@ impl Store for SqlStore {
             Some(w) => w.durable().await,
             None => Ok(()),
         }
+    }
+
+    async fn get_streaming(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        id: &str,
+        rendered: bool,
+    ) -> Result<(StoredResource, super::MemberPages), StoreError> {
+        // One read transaction: the resource and every page of members come from the same
+        // snapshot, so the ETag matches the members streamed.
+        let mut tx = self.read.begin().await?;
+        let resource = if rendered {
+            let key = super::body::body_key(ctx);
+            let mut p = self.p();
+            let sql = format!(
+                "SELECT r.id, {} AS data, r.version, r.created, r.last_modified, \
+                 r.body_schemas, r.body, r.body_key FROM scim_resources r \
+                 WHERE r.tenant = {} AND r.resource_type = {} AND r.id = {}",
+                self.data_select(),
+                p.text(tenant),
+                p.text(ctx.resource_type.name.clone()),
+                p.text(id)
+            );
+            let row = bind_all(sqlx::query(&sql), &p.values)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            self.page_row(&row, Some(&key))?
+        } else {
+            self.fetch_one(&mut *tx, tenant, ctx, id)
+                .await?
+                .ok_or(StoreError::NotFound)?
+        };
+        if ctx.resource_type.name != "Group" {
+            return Ok((resource, Box::pin(futures::stream::empty())));
+        }
+        let this = self.clone();
+        let page_size = self.member_page;
+        let (tenant, group) = (tenant.to_string(), id.to_string());
+        let pages = futures::stream::try_unfold((Some(tx), None::<String>), move |(tx, after)| {
+            let this = this.clone();
+            let (tenant, group) = (tenant.clone(), group.clone());
+            async move {
+                let Some(mut tx) = tx else {
+                    return Ok(None);
+                };
+                let mut p = this.p();
+                let after_clause = match &after {
+                    Some(a) => format!(" AND member_id > {}", p.text(a.clone())),
+                    None => String::new(),
+                };
+                let sql = format!(
+                    "SELECT member_id, member_type, display FROM scim_members \
+                         WHERE tenant = {} AND group_id = {}{after_clause} \
+                         ORDER BY member_id LIMIT {}",
+                    p.text(tenant),
+                    p.text(group),
+                    p.push(SqlValue::Int(page_size as i64)),
+                );
+                let rows = bind_all(sqlx::query(&sql), &p.values)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let page = rows
+                    .iter()
+                    .map(|r| {
+                        Ok(MemberRow {
+                            value: r.try_get("member_id")?,
+                            kind: r.try_get::<Option<String>, _>("member_type")?,
+                            display: r.try_get::<Option<String>, _>("display")?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                if page.len() < page_size {
+                    // The last page: end the snapshot now rather than when the body ends.
+                    let _ = tx.rollback().await;
+                    return Ok(Some((page, (None, None))));
+                }
+                let last = page.last().map(|m| m.value.clone());
+                Ok(Some((page, (Some(tx), last))))
+            }
+        });
+        Ok((resource, Box::pin(pages)))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -103,3 +103,138 @@ fn urlencode(s: &str) -> String {
         .replace(' ', "%20")
         .replace('"', "%22")
 }
+
+/// A group's members are streamed page by page (here pages of 7 for 50 members): the body is
+/// the same JSON as the general path's, for GET and for a PATCH answered in full, and
+/// `If-None-Match` still answers 304.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_groups_stream_their_members() {
+    use std::sync::Arc;
+    let dir = crate::support::TempDir::new();
+    let store = Arc::new(
+        scim_server::SqlStore::connect(&format!("sqlite://{}", dir.0.join("g.db").display()))
+            .await
+            .unwrap()
+            .with_member_page(7),
+    );
+    let auth = Arc::new(scim_server::TokenAuthenticator::new(
+        &[("t".to_string(), "acme".to_string())],
+        None,
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let settings = scim_server::Settings {
+        base_url: Some(format!("http://{addr}/scim/v2")),
+        ..Default::default()
+    };
+    let state = scim_server::ScimState::new(store, auth, settings);
+    let app = scim_server::config::app(state, "/scim/v2", std::time::Duration::from_secs(30));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let c = reqwest::Client::new();
+    let base = format!("http://{addr}/scim/v2");
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        let r: serde_json::Value = c
+            .post(format!("{base}/Users"))
+            .bearer_auth("t")
+            .json(&serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("m{i}")}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(r["id"].as_str().unwrap().to_string());
+    }
+    let members: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|i| serde_json::json!({"value": i}))
+        .collect();
+    let r = c
+        .post(format!("{base}/Groups"))
+        .bearer_auth("t")
+        .json(&serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "big", "members": members}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let gid = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let get = |q: &'static str| {
+        let c = c.clone();
+        let url = format!("{base}/Groups/{gid}{q}");
+        async move { c.get(url).bearer_auth("t").send().await.unwrap() }
+    };
+    let r = get("").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/scim+json");
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    let streamed: serde_json::Value = r.json().await.unwrap();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    let got: Vec<&str> = streamed["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, sorted.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(streamed["members"][0]["$ref"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{base}/Users/")));
+    // The general path (a projection that keeps everything) gives the same JSON.
+    let general: serde_json::Value = get("?excludedAttributes=externalId")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(streamed, general);
+    let r = c
+        .get(format!("{base}/Groups/{gid}"))
+        .bearer_auth("t")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    // A PATCH answered in full streams the group as committed.
+    let r = c
+        .patch(format!("{base}/Groups/{gid}"))
+        .bearer_auth("t")
+        .json(&serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "remove", "path": format!("members[value eq \"{}\"]", sorted[0])}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_ne!(r.headers()["etag"].to_str().unwrap(), etag);
+    let patched: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(patched["members"].as_array().unwrap().len(), 49);
+    assert_eq!(patched["displayName"], "big");
+    // An empty group has no members key at all.
+    let r = c
+        .post(format!("{base}/Groups"))
+        .bearer_auth("t")
+        .json(&serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "empty"}))
+        .send()
+        .await
+        .unwrap();
+    let eid = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let v: serde_json::Value = c
+        .get(format!("{base}/Groups/{eid}"))
+        .bearer_auth("t")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(v.get("members").is_none(), "{v}");
+    assert_eq!(v["displayName"], "empty");
+    server.abort();
+}
