@@ -16,3 +16,4 @@ mod plans;
 mod rendered;
 mod replay;
 mod store_contract;
+mod tenancy;
