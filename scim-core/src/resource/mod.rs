@@ -357,6 +357,11 @@ pub fn canonicalize(map: JsonMap, ctx: &Context<'_>) -> JsonMap {
     let mut out = JsonMap::with_capacity(map.len());
     let mut rest = JsonMap::new();
     for (k, v) in map {
+        // A padded key (`" members "`) names the same attribute.
+        let k = match k.trim() {
+            t if t.len() == k.len() => k,
+            t => t.to_string(),
+        };
         if k.eq_ignore_ascii_case("schemas") {
             let v = match v {
                 Value::Array(items) => Value::Array(

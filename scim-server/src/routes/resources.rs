@@ -281,7 +281,13 @@ pub async fn search_root(
         .count
         .unwrap_or(settings.default_count as i64)
         .clamp(0, settings.max_results as i64) as u64;
-    let filter = sr.filter.as_deref().map(Filter::parse).transpose()?;
+    // An empty filter is no filter, as on `/{type}/.search`.
+    let filter = sr
+        .filter
+        .as_deref()
+        .filter(|f| !f.trim().is_empty())
+        .map(Filter::parse)
+        .transpose()?;
     if let Some(f) = &filter {
         for rt in state.registry().resource_types() {
             check_filter(
@@ -294,6 +300,15 @@ pub async fn search_root(
         }
     }
     let base = base_url(&state, &headers);
+    let sort_path = match sr.sort_by.as_deref() {
+        Some(s) if !s.trim().is_empty() => Some(AttrPath::parse(s).map_err(|e| {
+            ScimError::invalid_value(format!("invalid sortBy {s:?}: {}", e.detail))
+        })?),
+        _ => None,
+    };
+    if let Some(path) = &sort_path {
+        return search_root_sorted(&state, &p, &sr, filter, path, start, count, &base).await;
+    }
     let mut out = Vec::new();
     let mut total = 0u64;
     let mut skip = start - 1;
@@ -325,6 +340,116 @@ pub async fn search_root(
         StatusCode::OK,
         &ListResponse::new(out, total, start),
     ))
+}
+
+/// `/.search` at the root with `sortBy` (RFC 7644 §3.4.3, §3.4.2.3): each resource type gives
+/// its first `startIndex - 1 + count` resources in that order (sorted by the database), and
+/// the pages are merged; a resource type without the attribute sorts as missing values do.
+/// The window is bounded (10 × the largest page) so a deep page cannot make every type read
+/// without limit.
+#[allow(clippy::too_many_arguments)]
+async fn search_root_sorted(
+    state: &ScimState,
+    p: &Principal,
+    sr: &SearchRequest,
+    filter: Option<Filter>,
+    path: &AttrPath,
+    start: u64,
+    count: u64,
+    base: &str,
+) -> ApiResult<Response> {
+    let settings = state.settings();
+    let window = start - 1 + count;
+    if window > settings.max_results * 10 {
+        return Err(ScimError::invalid_value(format!(
+            "sortBy on /.search serves the first {} results; search per resource type for deeper pages",
+            settings.max_results * 10
+        ))
+        .into());
+    }
+    let order = sr.sort_order.unwrap_or_default();
+    let types = state.registry().resource_types();
+    let sortable = |rt| {
+        let ctx = Context {
+            registry: state.registry(),
+            resource_type: rt,
+        };
+        ctx.resolve_attr(path)
+            .is_some_and(|r| r.def().returned != Returned::Never)
+    };
+    if !types.iter().any(|rt| sortable(rt)) {
+        return Err(ScimError::invalid_value(format!(
+            "sortBy {path} is not an attribute of any resource type"
+        ))
+        .into());
+    }
+    // (sort key, its definition's caseExact via the type's context, id, projected body)
+    let mut rows: Vec<(Option<Value>, bool, String, JsonMap)> = Vec::new();
+    let mut total = 0u64;
+    for rt in types {
+        let ctx = Context {
+            registry: state.registry(),
+            resource_type: rt,
+        };
+        let proj = Projection::new(&sr.attributes, &sr.excluded_attributes, &ctx)?;
+        let by = sortable(rt).then(|| path.clone());
+        let q = Query {
+            base_url: base.to_string(),
+            filter: filter.clone(),
+            sort_by: by,
+            sort_order: order,
+            offset: 0,
+            limit: window,
+            load: load_for(&ctx, &proj),
+            ..Query::default()
+        };
+        let (items, n) = state.store().query(&p.tenant, &ctx, &q).await?;
+        total += n;
+        for s in items {
+            let full = render_owned(&ctx, base, s);
+            let (key, def) = scim_core::sort::sort_value(&full, path, &ctx);
+            let key = key.cloned();
+            let case_exact = def.is_some_and(|d| d.case_exact);
+            let id = full
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            rows.push((key, case_exact, id, proj.apply(&full, &ctx)));
+        }
+    }
+    // Missing values last when ascending, first when descending (as `compare_resources`);
+    // strings compare without case unless both definitions are caseExact; ties by id.
+    rows.sort_by(|a, b| {
+        let primary = match (&a.0, &b.0) {
+            (Some(x), Some(y)) => match (x.as_str(), y.as_str()) {
+                (Some(x), Some(y)) if !(a.1 && b.1) => x.to_lowercase().cmp(&y.to_lowercase()),
+                _ => scim_core::sort::compare_values(x, y, None),
+            },
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        };
+        ordered(primary, order).then_with(|| a.2.cmp(&b.2))
+    });
+    let out: Vec<Value> = rows
+        .into_iter()
+        .skip((start - 1) as usize)
+        .take(count as usize)
+        .map(|r| Value::Object(r.3))
+        .collect();
+    Ok(scim_json(
+        StatusCode::OK,
+        &ListResponse::new(out, total, start),
+    ))
+}
+
+fn ordered(o: std::cmp::Ordering, order: SortOrder) -> std::cmp::Ordering {
+    if order == SortOrder::Descending {
+        o.reverse()
+    } else {
+        o
+    }
 }
 
 async fn run_search(

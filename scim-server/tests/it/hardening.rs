@@ -408,3 +408,67 @@ backends!(passwords_are_hashed_in_every_write_path, |s| {
     assert_eq!(r.body["Operations"][0]["status"], "200", "{}", r.body);
     check(stored_pw(id.clone()).await, "Bulk");
 });
+
+// A padded members key in a PUT body is the member list, as in a path-less PATCH.
+backends!(put_with_a_padded_members_key_sets_members, |s| {
+    let u = s.user("padded").await;
+    let g = s.group("padded-group", &[]).await;
+    let r = s
+        .put(
+            &format!("/Groups/{g}"),
+            json!({"schemas": [GROUP], "displayName": "padded-group", " MEMBERS ": [{"value": u}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let got = s.get(&format!("/Groups/{g}")).await.body;
+    assert_eq!(got["members"][0]["value"], json!(u), "{got}");
+});
+
+// `/.search` at the root: an empty filter is no filter (as on `/Users/.search`), and `sortBy`
+// sorts across resource types (missing values last ascending, first descending).
+backends!(root_search_sorts_and_takes_an_empty_filter, |s| {
+    for n in ["b-user", "a-user", "C-user"] {
+        s.user(n).await;
+    }
+    s.group("b-group", &[]).await;
+    let search = |body: Value| s.post("/.search", body);
+    let sr = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+    let r = search(json!({"schemas": [sr], "filter": ""})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["totalResults"], 4);
+    let names = |r: &crate::support::Resp| -> Vec<String> {
+        r.body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                x["userName"]
+                    .as_str()
+                    .or(x["displayName"].as_str())
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let r = search(json!({"schemas": [sr], "sortBy": "userName"})).await;
+    assert_eq!(
+        names(&r),
+        ["a-user", "b-user", "C-user", "b-group"],
+        "{}",
+        r.body
+    );
+    let r = search(json!({"schemas": [sr], "sortBy": "userName", "sortOrder": "descending"})).await;
+    assert_eq!(
+        names(&r),
+        ["b-group", "C-user", "b-user", "a-user"],
+        "{}",
+        r.body
+    );
+    // Paging applies to the merged order.
+    let r =
+        search(json!({"schemas": [sr], "sortBy": "userName", "startIndex": 2, "count": 2})).await;
+    assert_eq!(names(&r), ["b-user", "C-user"], "{}", r.body);
+    assert_eq!(r.body["totalResults"], 4);
+    let r = search(json!({"schemas": [sr], "sortBy": "noSuchAttribute"})).await;
+    r.assert_error(400, Some("invalidValue"));
+});
