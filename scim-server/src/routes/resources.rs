@@ -377,7 +377,7 @@ async fn search_root_sorted(
         ctx.resolve_attr(path)
             .is_some_and(|r| r.def().returned != Returned::Never)
     };
-    if !types.iter().any(|rt| sortable(rt)) {
+    if !types.iter().any(&sortable) {
         return Err(ScimError::invalid_value(format!(
             "sortBy {path} is not an attribute of any resource type"
         ))
