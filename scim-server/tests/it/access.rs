@@ -485,3 +485,100 @@ backends!(every_change_is_audited_without_values, |s| {
     };
     assert!(s.state.store().audit_records(&q).await.unwrap().is_empty());
 });
+
+/// The administration commands of the binary: `token create|list|revoke` and `audit`, on a
+/// database a server process used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_and_audit_commands() {
+    use std::process::Command;
+    let dir = crate::support::TempDir::new();
+    let db = format!("sqlite://{}", dir.0.join("cli.db").display());
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_scim-server"))
+            .args(["--database-url", &db])
+            .args(args)
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let created = run(&["token", "create", "--label", "idp-one"]);
+    let secret = created
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() >= 40 && !l.contains(' '))
+        .unwrap_or_else(|| panic!("no secret in {created:?}"))
+        .to_string();
+    let listed = run(&["token", "list", "--json"]);
+    let tokens: Vec<Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mine = tokens.iter().find(|t| t["label"] == "idp-one").unwrap();
+    assert_eq!(mine["readOnly"], false);
+    assert!(!listed.contains(&secret), "a secret was listed");
+    // A server on that database accepts the token; its change is in the audit trail.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_scim-server"))
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            &db,
+        ])
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let proc = crate::concurrency::Proc {
+        child,
+        base: format!("http://127.0.0.1:{port}/scim/v2"),
+    };
+    let c = reqwest::Client::new();
+    let mut status = None;
+    for _ in 0..100 {
+        if let Ok(r) = c
+            .post(format!("{}/Users", proc.base))
+            .bearer_auth(&secret)
+            .header("x-request-id", "cli-test-1")
+            .json(&json!({"schemas": [USER], "userName": "audited-by-cli"}))
+            .send()
+            .await
+        {
+            status = Some(r.status());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, Some(StatusCode::CREATED));
+    drop(proc);
+    let audit = run(&["audit", "--json", "--actor", "token:idp-one"]);
+    let recs: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 1, "{audit}");
+    assert_eq!(recs[0]["operation"], "create");
+    assert_eq!(recs[0]["requestId"], "cli-test-1");
+    assert_eq!(recs[0]["attributes"], json!(["userName"]));
+    assert!(run(&["audit", "--since", "2999-01-01"]).trim().is_empty());
+    let table = run(&["audit"]);
+    assert!(
+        table.contains("token:idp-one") && table.contains("create User"),
+        "{table}"
+    );
+    // Revoked: listed no more.
+    let id = mine["id"].as_str().unwrap();
+    assert!(run(&["token", "revoke", id]).contains("Revoked"));
+    assert!(!run(&["token", "list"]).contains("idp-one"));
+}
