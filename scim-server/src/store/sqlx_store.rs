@@ -846,6 +846,32 @@ impl SqlStore {
         Ok(w)
     }
 
+    /// One resource with its stored rendered form (used when it is current, see [`super::body`]).
+    async fn fetch_rendered(
+        &self,
+        exec: impl sqlx::Executor<'_, Database = sqlx::Any>,
+        tenant: &str,
+        ctx: &Context<'_>,
+        id: &str,
+    ) -> Result<StoredResource, StoreError> {
+        let key = super::body::body_key(ctx);
+        let mut p = self.p();
+        let sql = format!(
+            "SELECT r.id, {} AS data, r.version, r.created, r.last_modified, \
+             r.body_schemas, r.body, r.body_key FROM scim_resources r \
+             WHERE r.tenant = {} AND r.resource_type = {} AND r.id = {}",
+            self.data_select(),
+            p.text(tenant),
+            p.text(ctx.resource_type.name.clone()),
+            p.text(id)
+        );
+        let row = bind_all(sqlx::query(&sql), &p.values)
+            .fetch_optional(exec)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        self.page_row(&row, Some(&key))
+    }
+
     async fn fetch_one(
         &self,
         exec: impl sqlx::Executor<'_, Database = sqlx::Any>,
@@ -1034,23 +1060,8 @@ impl Store for SqlStore {
         id: &str,
         load: Load,
     ) -> Result<StoredResource, StoreError> {
-        let key = super::body::body_key(ctx);
         let mut conn = self.read.acquire().await?;
-        let mut p = self.p();
-        let sql = format!(
-            "SELECT r.id, {} AS data, r.version, r.created, r.last_modified, \
-             r.body_schemas, r.body, r.body_key FROM scim_resources r \
-             WHERE r.tenant = {} AND r.resource_type = {} AND r.id = {}",
-            self.data_select(),
-            p.text(tenant),
-            p.text(ctx.resource_type.name.clone()),
-            p.text(id)
-        );
-        let row = bind_all(sqlx::query(&sql), &p.values)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let mut items = [self.page_row(&row, Some(&key))?];
+        let mut items = [self.fetch_rendered(&mut *conn, tenant, ctx, id).await?];
         self.load_extras(&mut conn, tenant, ctx, &mut items, load)
             .await?;
         let [r] = items;
@@ -1552,22 +1563,7 @@ impl Store for SqlStore {
         // snapshot, so the ETag matches the members streamed.
         let mut tx = self.read.begin().await?;
         let resource = if rendered {
-            let key = super::body::body_key(ctx);
-            let mut p = self.p();
-            let sql = format!(
-                "SELECT r.id, {} AS data, r.version, r.created, r.last_modified, \
-                 r.body_schemas, r.body, r.body_key FROM scim_resources r \
-                 WHERE r.tenant = {} AND r.resource_type = {} AND r.id = {}",
-                self.data_select(),
-                p.text(tenant),
-                p.text(ctx.resource_type.name.clone()),
-                p.text(id)
-            );
-            let row = bind_all(sqlx::query(&sql), &p.values)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            self.page_row(&row, Some(&key))?
+            self.fetch_rendered(&mut *tx, tenant, ctx, id).await?
         } else {
             self.fetch_one(&mut *tx, tenant, ctx, id)
                 .await?
