@@ -1583,16 +1583,22 @@ impl Store for SqlStore {
                     return Ok(None);
                 };
                 let mut p = this.p();
-                let after_clause = match &after {
-                    Some(a) => format!(" AND member_id > {}", p.text(a.clone())),
-                    None => String::new(),
+                let t = p.text(tenant);
+                let g = p.text(group);
+                // Both forms seek the primary key (tenant, group_id, member_id): PostgreSQL takes
+                // the (tenant, member_id) index for `member_id > ?` unless the bound is a row
+                // value, and SQLite plans the row value worse.
+                let after_clause = match (&after, this.dialect) {
+                    (Some(a), Dialect::Postgres) => {
+                        format!(" AND (group_id, member_id) > ({g}, {})", p.text(a.clone()))
+                    }
+                    (Some(a), Dialect::Sqlite) => format!(" AND member_id > {}", p.text(a.clone())),
+                    (None, _) => String::new(),
                 };
                 let sql = format!(
                     "SELECT member_id, member_type, display FROM scim_members \
-                         WHERE tenant = {} AND group_id = {}{after_clause} \
-                         ORDER BY member_id LIMIT {}",
-                    p.text(tenant),
-                    p.text(group),
+                     WHERE tenant = {t} AND group_id = {g}{after_clause} \
+                     ORDER BY group_id, member_id LIMIT {}",
                     p.push(SqlValue::Int(page_size as i64)),
                 );
                 let rows = bind_all(sqlx::query(&sql), &p.values)

@@ -109,16 +109,28 @@ fn urlencode(s: &str) -> String {
 /// `If-None-Match` still answers 304.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_groups_stream_their_members() {
-    use std::sync::Arc;
     let dir = crate::support::TempDir::new();
+    stream_members(&format!("sqlite://{}", dir.0.join("g.db").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_groups_stream_their_members_postgres() {
+    if let Some(url) = crate::support::postgres_url() {
+        stream_members(&url).await;
+    }
+}
+
+async fn stream_members(url: &str) {
+    use std::sync::Arc;
+    let tenant = format!("stream-{}", uuid::Uuid::new_v4());
     let store = Arc::new(
-        scim_server::SqlStore::connect(&format!("sqlite://{}", dir.0.join("g.db").display()))
+        scim_server::SqlStore::connect(url)
             .await
             .unwrap()
             .with_member_page(7),
     );
     let auth = Arc::new(scim_server::TokenAuthenticator::new(
-        &[("t".to_string(), "acme".to_string())],
+        &[("t".to_string(), tenant)],
         None,
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
