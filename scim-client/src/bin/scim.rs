@@ -682,7 +682,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                         .map(|v| v.to_string())
                         .unwrap_or_default()
                 );
-                println!("  attributes: {}", Value::Object(p.user.clone()));
+                println!("  attributes: {}", p.user_text());
                 if let Some(m) = &p.manager {
                     println!("  manager: {m}");
                 }

@@ -32,122 +32,7 @@ use super::mapping::{DriftPolicy, Mapping, MatchKey, OneOrMany};
 use super::source::sha256_hex;
 use super::state::Link;
 
-/// What a target holds: every user and group, as read.
-#[derive(Debug, Clone, Default)]
-pub struct TargetSnapshot {
-    /// Users.
-    pub users: Vec<JsonMap>,
-    /// Groups (with members, where the target returns them).
-    pub groups: Vec<JsonMap>,
-}
-
-impl TargetSnapshot {
-    /// Reads every user and group through the client. With index paging, the pages after the
-    /// first are fetched four at a time; with cursor paging, one after another. Each resource is
-    /// trimmed as it arrives to what planning reads (no `schemas`, no `groups` back-references,
-    /// `meta` reduced to `version`), which keeps 100,000 users in memory small.
-    pub async fn read(client: &crate::Client) -> Result<TargetSnapshot, crate::Error> {
-        let users = read_all(client, "Users").await?;
-        let groups = read_all(client, "Groups").await?;
-        Ok(TargetSnapshot { users, groups })
-    }
-    /// `Users/<id>` and `Groups/<id>` → version of every object.
-    pub fn versions(&self) -> BTreeMap<String, String> {
-        let mut v = BTreeMap::new();
-        for (ep, list) in [("Users", &self.users), ("Groups", &self.groups)] {
-            for o in list {
-                if let Some(id) = o.get("id").and_then(Value::as_str) {
-                    v.insert(format!("{ep}/{id}"), version_of(o));
-                }
-            }
-        }
-        v
-    }
-}
-
-fn trim(mut o: JsonMap) -> JsonMap {
-    o.remove("schemas");
-    o.remove("groups");
-    if let Some(v) = o.get("meta").and_then(|m| m.get("version")).cloned() {
-        o.insert("meta".into(), json!({ "version": v }));
-    } else {
-        o.remove("meta");
-    }
-    o
-}
-
-async fn read_all(client: &crate::Client, endpoint: &str) -> Result<Vec<JsonMap>, crate::Error> {
-    use futures::{StreamExt, TryStreamExt};
-    let profile = client.profile();
-    if profile.paging() != crate::profile::Paging::Index {
-        return client
-            .list_all::<JsonMap>(endpoint, crate::ListQuery::new())
-            .map_ok(trim)
-            .try_collect()
-            .await;
-    }
-    let count = profile.max_page_size().max(1);
-    let mut q = crate::ListQuery::new().count(count);
-    q.start_index = Some(1);
-    let first: scim_core::ListResponse<JsonMap> = client.list(endpoint, &q).await?;
-    let total = first.total_results;
-    let page = first.resources.len() as u64;
-    let mut out: Vec<JsonMap> = Vec::with_capacity(total as usize);
-    out.extend(first.resources.into_iter().map(trim));
-    if page == 0 || out.len() as u64 >= total {
-        return Ok(out);
-    }
-    // The server may serve fewer than asked per page: step by what it served.
-    let starts: Vec<u64> = (0..)
-        .map(|k| 1 + page + k * page)
-        .take_while(|s| *s <= total)
-        .collect();
-    let mut pages = futures::stream::iter(starts.into_iter().map(|start| {
-        let mut q = crate::ListQuery::new().count(page);
-        q.start_index = Some(start);
-        async move {
-            client
-                .list::<JsonMap>(endpoint, &q)
-                .await
-                .map(|p| (start, p.resources.into_iter().map(trim).collect::<Vec<_>>()))
-        }
-    }))
-    .buffered(4);
-    while let Some(p) = pages.next().await {
-        let (start, items) = p?;
-        if items.is_empty() && (out.len() as u64) < total {
-            return Err(crate::Error::Pagination(format!(
-                "empty page at startIndex {start} before totalResults {total} was reached"
-            )));
-        }
-        out.extend(items);
-    }
-    // Deduplicate by id: a resource created or deleted while reading can shift index pages.
-    let mut seen = HashSet::new();
-    out.retain(|o| {
-        o.get("id")
-            .and_then(Value::as_str)
-            .is_none_or(|id| seen.insert(id.to_string()))
-    });
-    Ok(out)
-}
-
-/// `meta.version`, or a hash of the resource without `meta` when the target keeps no versions.
-pub fn version_of(o: &JsonMap) -> String {
-    if let Some(v) = o
-        .get("meta")
-        .and_then(|m| m.get("version"))
-        .and_then(Value::as_str)
-    {
-        return v.to_string();
-    }
-    let mut c = o.clone();
-    c.remove("meta");
-    format!(
-        "sha256:{}",
-        &sha256_hex(Value::Object(c).to_string().as_bytes())[..16]
-    )
-}
+pub use super::target::{version_of, TargetSnapshot, TargetUser};
 
 /// What happens to leavers in a target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -618,22 +503,22 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     let mut notes: Vec<String> = Vec::new();
 
     // Index the target.
-    let mut by_id: HashMap<&str, &JsonMap> = HashMap::new();
-    let mut by_ext: HashMap<&str, &str> = HashMap::new();
-    let mut by_uname: HashMap<String, &str> = HashMap::new();
-    let mut by_email: HashMap<String, &str> = HashMap::new();
+    let mut by_id: HashMap<&str, &TargetUser> = HashMap::with_capacity(target.users.len());
+    let mut by_ext: HashMap<&str, &str> = HashMap::with_capacity(target.users.len());
+    let mut by_uname: HashMap<String, &str> = HashMap::with_capacity(target.users.len());
+    let mut by_email: HashMap<String, &str> = HashMap::with_capacity(target.users.len());
     for u in &target.users {
-        let Some(id) = u.get("id").and_then(Value::as_str) else {
+        let Some(id) = u.id() else {
             continue;
         };
         by_id.insert(id, u);
-        if let Some(e) = u.get("externalId").and_then(Value::as_str) {
+        if let Some(e) = u.external_id() {
             by_ext.insert(e, id);
         }
-        if let Some(n) = u.get("userName").and_then(Value::as_str) {
+        if let Some(n) = u.user_name() {
             by_uname.insert(lc(n), id);
         }
-        if let Some(m) = desired::primary_email(u) {
+        if let Some(m) = u.email() {
             by_email.entry(lc(m)).or_insert(id);
         }
     }
@@ -783,7 +668,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
             },
             None => (None, None),
         };
-        let mut to = p.user.clone();
+        let mut to = p.user();
         if let Some(mid) = &manager_id {
             set_managed(
                 &mut to,
@@ -838,7 +723,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                 ));
             }
             (true, Some((id, how))) => {
-                let t = by_id[id];
+                let t = &by_id[id].map();
                 if let Some(how) = how {
                     changes.push(Change {
                         kind: ChangeKind::LinkUser,
@@ -950,7 +835,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                     ));
                 }
                 let ops = scim_core::diff(&from, &to_eff, &ctx);
-                let target_inactive = t.get("active").and_then(Value::as_bool) == Some(false);
+                let target_inactive = by_id[id].active() == Some(false);
                 let becomes_active = to_eff.get("active").and_then(Value::as_bool) == Some(true);
                 if !ops.is_empty() || manager_key.is_some() {
                     let kind = if target_inactive && becomes_active {
@@ -1045,7 +930,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     vanished.sort_by(|a, b| a.key.cmp(&b.key));
     for l in vanished {
         if let Some((id, t)) = by_id.get_key_value(l.id.as_str()) {
-            let label = match t.get("userName").and_then(Value::as_str) {
+            let label = match t.user_name() {
                 Some(u) => format!("{} ({u})", l.key),
                 None => l.key.clone(),
             };
@@ -1064,24 +949,16 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     }
     // Orphans: accounts nobody owns.
     for u in &target.users {
-        let Some(id) = u.get("id").and_then(Value::as_str) else {
+        let Some(id) = u.id() else {
             continue;
         };
         if managed_ids.contains_key(id) {
             continue;
         }
-        let label = u
-            .get("userName")
-            .and_then(Value::as_str)
-            .unwrap_or(id)
-            .to_string();
-        let active = u.get("active").and_then(Value::as_bool) != Some(false);
+        let label = u.user_name().unwrap_or(id).to_string();
+        let active = u.active() != Some(false);
         if options.deprovision_orphans && active {
-            let key = u
-                .get("externalId")
-                .and_then(Value::as_str)
-                .unwrap_or(id)
-                .to_string();
+            let key = u.external_id().unwrap_or(id).to_string();
             deprovision(
                 &mut changes,
                 u,
@@ -1360,8 +1237,8 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     for pp in &mut people {
         let p = person_index.get(pp.key.as_str());
         let acct = account_of.get(pp.key.as_str()).and_then(|id| by_id.get(id));
-        let user: Option<&JsonMap> = p.map(|p| &p.user).or(acct.copied());
-        let Some(u) = user else { continue };
+        let user: Option<JsonMap> = p.map(|p| p.user()).or_else(|| acct.map(|t| t.map()));
+        let Some(u) = &user else { continue };
         let s = |k: &str| u.get(k).and_then(Value::as_str).map(str::to_string);
         let display = s("displayName").or_else(|| {
             let n = u.get("name")?;
@@ -1514,7 +1391,7 @@ fn push_members(
 #[allow(clippy::too_many_arguments)]
 fn deprovision(
     changes: &mut Vec<Change>,
-    t: &JsonMap,
+    t: &TargetUser,
     id: &str,
     key: &str,
     label: &str,
@@ -1523,7 +1400,7 @@ fn deprovision(
     options: &PlanOptions,
     now: DateTime<Utc>,
 ) {
-    let active = t.get("active").and_then(Value::as_bool) != Some(false);
+    let active = t.active() != Some(false);
     let grace_over = options.delete_after_days.is_some_and(|days| {
         link.and_then(|l| l.deactivated_at)
             .is_some_and(|at| now - at >= chrono::Duration::days(days))
@@ -1830,7 +1707,7 @@ mod tests {
                     json!({"id": "u3", "externalId": "E3", "userName": "cy", "title": "Dev", "active": true, ent: {"department": "Sales", "manager": {"value": "u1"}}}),
                 ),
                 obj(json!({"id": "u9", "userName": "stranger", "active": true})),
-            ],
+            ].into_iter().map(TargetUser::from).collect(),
             groups: vec![obj(
                 json!({"id": "g1", "displayName": "eng", "members": [{"value": "u1"}, {"value": "u9"}]}),
             )],
@@ -1912,7 +1789,9 @@ mod tests {
         // Stale: any change in the target.
         assert!(stale_reasons(&p, &target).is_empty());
         let mut t2 = target.clone();
-        t2.users[0].insert("meta".into(), json!({"version": "W/\"2\""}));
+        let mut u0 = t2.users[0].map();
+        u0.insert("meta".into(), json!({"version": "W/\"2\""}));
+        t2.users[0] = u0.into();
         t2.users.pop();
         let r = stale_reasons(&p, &t2);
         assert_eq!(r.len(), 2, "{r:?}");
@@ -1928,7 +1807,7 @@ mod tests {
                     json!({"id": "u1", "externalId": "E1", "userName": "ada", "title": "Chief", "nickName": "Z", "active": true}),
                 ),
                 obj(json!({"id": "u2", "externalId": "E2", "userName": "bob", "active": true})),
-            ],
+            ].into_iter().map(TargetUser::from).collect(),
             groups: vec![],
         };
         let links = vec![
@@ -1982,7 +1861,10 @@ mod tests {
             users: vec![
                 obj(json!({"id": "u3", "externalId": "E3", "userName": "cy", "active": false})),
                 obj(json!({"id": "u4", "externalId": "E4", "userName": "dee", "active": false})),
-            ],
+            ]
+            .into_iter()
+            .map(TargetUser::from)
+            .collect(),
             groups: vec![],
         };
         let days_ago = |n: i64| Some(chrono::Utc::now() - chrono::Duration::days(n));

@@ -6,8 +6,6 @@
 //! compared case-insensitively, `*` a wildcard, a list means any of). Explicit `groups` from the
 //! source add to what the rules grant. Every grant keeps its reason for `scim explain`.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use super::mapping::{glob_eq, Mapping};
@@ -35,20 +33,40 @@ pub enum GrantKind {
     Entitlement,
 }
 
-/// A person's facts: key → value (keys compared case-insensitively).
+/// A person's facts: key → value (keys compared case-insensitively). Kept as a short list:
+/// a person has a handful of facts, and the engine holds one set per person.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Facts(pub BTreeMap<String, String>);
+pub struct Facts(Vec<(Box<str>, Box<str>)>);
 
 impl Facts {
     /// Adds a fact, keeping the first value for a key.
     pub fn add(&mut self, key: &str, value: &str) {
-        self.0
-            .entry(key.to_ascii_lowercase())
-            .or_insert_with(|| value.to_string());
+        if self.get(key).is_none() {
+            self.0
+                .push((key.to_ascii_lowercase().into_boxed_str(), Box::from(value)));
+        }
+    }
+    /// Sets a fact, replacing its value.
+    pub fn set(&mut self, key: &str, value: &str) {
+        match self.0.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            Some((_, v)) => *v = Box::from(value),
+            None => self.add(key, value),
+        }
     }
     /// The value of a fact.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(&key.to_ascii_lowercase()).map(String::as_str)
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| &**v)
+    }
+    /// Every fact (keys in lower case), in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (&**k, &**v))
+    }
+    /// Releases spare capacity (the engine holds one set per person).
+    pub fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
     }
 }
 
@@ -144,7 +162,7 @@ entitlements = ["wifi"]
             .any(|g| g.kind == GrantKind::Entitlement && g.reason == "rule all (everyone)"));
         // Another location: the managers rule does not hold.
         let mut f2 = f.clone();
-        f2.0.insert("location".into(), "Rome".into());
+        f2.set("location", "Rome");
         assert!(!evaluate(&m, &f2).iter().any(|g| g.value == "managers"));
         // A missing fact never matches a non-empty value.
         assert_eq!(
