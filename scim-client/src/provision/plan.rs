@@ -248,9 +248,29 @@ pub struct PersonPlan {
     /// Groups added (`+eng`) and removed (`-sales`).
     #[serde(default)]
     pub groups: Vec<String>,
-    /// Who to tell: `key`, `userName`, `displayName`, `email`, `manager_email`.
+    /// Who to tell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contact: Option<Value>,
+    pub contact: Option<Contact>,
+}
+
+/// Who to tell about a person's changes (serialized as `key`, `userName`, `displayName`,
+/// `email`, `manager_email`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    /// The person's key.
+    pub key: String,
+    /// `userName`.
+    #[serde(rename = "userName", default)]
+    pub user_name: Option<String>,
+    /// `displayName`, else given and family name.
+    #[serde(rename = "displayName", default)]
+    pub display_name: Option<String>,
+    /// The work (or primary, or first) e-mail.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// The manager's e-mail.
+    #[serde(default)]
+    pub manager_email: Option<String>,
 }
 
 /// A plan for one target.
@@ -619,8 +639,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         .iter()
         .any(|m| m.eq_ignore_ascii_case("entitlements"));
     let managed = managed_attrs(desired, grants_roles, grants_ents);
-    let exact_of: HashMap<&(Option<String>, String), bool> =
-        managed.iter().map(|a| (a, case_exact(a))).collect();
+    let exact_of: Vec<bool> = managed.iter().map(case_exact).collect();
     let keys_in_source: HashSet<&str> = desired.people.iter().map(|p| p.key.as_str()).collect();
 
     // Which people get an account here.
@@ -755,19 +774,19 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                 let mut to_eff = to.clone();
                 let mut details = Vec::new();
                 let mut why = Vec::new();
-                for a in &managed {
+                for (ai, a) in managed.iter().enumerate() {
                     if manager_key.is_some() && a.1 == "manager" {
                         remove_managed(&mut to_eff, a);
                         continue;
                     }
-                    let fv = get_managed(&from, a).cloned();
-                    let tv = get_managed(&to, a).cloned();
-                    let exact = exact_of[a];
-                    if attr_equal(fv.as_ref(), tv.as_ref(), exact) {
+                    let fv = get_managed(&from, a);
+                    let tv = get_managed(&to, a);
+                    let exact = exact_of[ai];
+                    if attr_equal(fv, tv, exact) {
                         // Equal up to case where the schema says case does not matter: keep
                         // the target's spelling so no update is sent.
                         if fv != tv {
-                            if let Some(v) = &fv {
+                            if let Some(v) = fv {
                                 set_managed(&mut to_eff, a, v.clone());
                             }
                         }
@@ -777,8 +796,8 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                     // source still says what it said then.
                     let last = applied.and_then(|m| get_managed(m, a)).cloned();
                     let manual = applied.is_some()
-                        && !attr_equal(fv.as_ref(), last.as_ref(), exact)
-                        && attr_equal(tv.as_ref(), last.as_ref(), exact);
+                        && !attr_equal(fv, last.as_ref(), exact)
+                        && attr_equal(tv, last.as_ref(), exact);
                     if manual {
                         let policy = mapping.drift_policy(&attr_path(a));
                         let action = match policy {
@@ -792,14 +811,14 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                             detail: format!(
                                 "{}: the target has {}, the engine wrote {}",
                                 attr_label(a),
-                                short(fv.as_ref()),
+                                short(fv),
                                 short(last.as_ref())
                             ),
                             action: action.into(),
                         });
                         if policy != DriftPolicy::Enforce {
                             // Keep the target's value: plan nothing for this attribute.
-                            match &fv {
+                            match fv {
                                 Some(v) => set_managed(&mut to_eff, a, v.clone()),
                                 None => remove_managed(&mut to_eff, a),
                             }
@@ -814,7 +833,6 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                     if a.1 == "manager" {
                         // Managers by key, not by the target's ids.
                         let old = fv
-                            .as_ref()
                             .and_then(|v| v.get("value"))
                             .and_then(Value::as_str)
                             .map(|id| {
@@ -827,12 +845,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                         details.push(format!("manager: {old} → {new}"));
                         continue;
                     }
-                    details.push(format!(
-                        "{}: {} → {}",
-                        attr_label(a),
-                        short(fv.as_ref()),
-                        short(tv.as_ref())
-                    ));
+                    details.push(format!("{}: {} → {}", attr_label(a), short(fv), short(tv)));
                 }
                 let ops = scim_core::diff(&from, &to_eff, &ctx);
                 let target_inactive = by_id[id].active() == Some(false);
@@ -1253,13 +1266,13 @@ pub fn build(input: PlanInput<'_>) -> Plan {
             .and_then(|m| person_index.get(m))
             .and_then(|m| m.email())
             .map(str::to_string);
-        pp.contact = Some(json!({
-            "key": pp.key,
-            "userName": s("userName"),
-            "displayName": display,
-            "email": desired::primary_email(u),
-            "manager_email": manager_email,
-        }));
+        pp.contact = Some(Contact {
+            key: pp.key.clone(),
+            user_name: s("userName"),
+            display_name: display,
+            email: desired::primary_email(u).map(str::to_string),
+            manager_email,
+        });
     }
     let mapping_hash = sha256_hex(toml::to_string(mapping).unwrap_or_default().as_bytes());
     let id = format!(
@@ -1328,26 +1341,44 @@ fn attr_path(a: &(Option<String>, String)) -> String {
 /// case-insensitive for the strings of attributes that are not `caseExact` (`userName`,
 /// e-mails), so a target that changes case does not cause an update on every run.
 fn attr_equal(a: Option<&Value>, b: Option<&Value>, case_exact: bool) -> bool {
-    fn fold(v: &Value) -> Value {
-        match v {
-            Value::String(s) => Value::String(s.to_lowercase()),
-            Value::Array(a) => Value::Array(a.iter().map(fold).collect()),
-            Value::Object(o) => {
-                Value::Object(o.iter().map(|(k, v)| (k.clone(), fold(v))).collect())
-            }
-            other => other.clone(),
+    // Compares as if both sides were first folded to lower case (without copying them).
+    let eq = |x: &Value, y: &Value| {
+        if case_exact {
+            x == y
+        } else {
+            eq_folded(x, y)
         }
-    }
-    let (a, b) = if case_exact {
-        (a.cloned(), b.cloned())
-    } else {
-        (a.map(fold), b.map(fold))
     };
-    match (&a, &b) {
+    match (a, b) {
         (Some(Value::Array(x)), Some(Value::Array(y))) => {
-            x.len() == y.len() && x.iter().all(|e| y.contains(e))
+            x.len() == y.len() && x.iter().all(|e| y.iter().any(|f| eq(e, f)))
         }
         (None, Some(Value::Array(y))) | (Some(Value::Array(y)), None) => y.is_empty(),
+        (Some(x), Some(y)) => eq(x, y),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// `fold(a) == fold(b)`, where `fold` lower-cases every string (not the keys).
+fn eq_folded(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => {
+            x == y
+                || if x.is_ascii() && y.is_ascii() {
+                    x.eq_ignore_ascii_case(y)
+                } else {
+                    x.to_lowercase() == y.to_lowercase()
+                }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(e, f)| eq_folded(e, f))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| eq_folded(v, w)))
+        }
         _ => a == b,
     }
 }
@@ -1438,10 +1469,40 @@ fn deprovision(
     });
 }
 
-/// Per person: their changes, membership changes included.
+/// Per person: their changes, membership changes included. A person whose only change is a
+/// link is left out (also when the link comes with membership changes: the link starts the
+/// person's entry, and membership changes do not add an action to it).
 fn person_plans(changes: &[Change]) -> Vec<PersonPlan> {
+    // People with a change of their own besides links keep their entry; those with links only
+    // would have an entry that is left out in the end: it is never built (at 100,000 linked
+    // people on a first plan, building them all cost more memory than anything else here).
+    let acting: HashSet<&str> = changes
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.kind,
+                ChangeKind::CreateUser
+                    | ChangeKind::UpdateUser
+                    | ChangeKind::ReactivateUser
+                    | ChangeKind::DeactivateUser
+                    | ChangeKind::DeleteUser
+            )
+        })
+        .filter_map(|c| c.person.as_deref())
+        .collect();
+    let linked_only: HashSet<&str> = changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::LinkUser)
+        .filter_map(|c| c.person.as_deref())
+        .filter(|k| !acting.contains(k))
+        .collect();
     let mut by: BTreeMap<String, PersonPlan> = BTreeMap::new();
     for c in changes {
+        if c.kind == ChangeKind::LinkUser
+            && c.person.as_deref().is_some_and(|k| linked_only.contains(k))
+        {
+            continue;
+        }
         let action = match c.kind {
             ChangeKind::LinkUser => "link",
             ChangeKind::CreateUser => "create",
@@ -1457,6 +1518,9 @@ fn person_plans(changes: &[Change]) -> Vec<PersonPlan> {
                 };
                 let g = c.label.trim_start_matches("group ");
                 for m in &c.members {
+                    if linked_only.contains(m.key.as_str()) {
+                        continue;
+                    }
                     if let Some(pp) = by.get_mut(&m.key) {
                         pp.details.push(format!("groups {sign}{g}"));
                         pp.groups.push(format!("{sign}{g}"));
