@@ -525,8 +525,6 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     // Index the target.
     let mut by_id: HashMap<&str, &TargetUser> = HashMap::with_capacity(target.users.len());
     let mut by_ext: HashMap<&str, &str> = HashMap::with_capacity(target.users.len());
-    let mut by_uname: HashMap<String, &str> = HashMap::with_capacity(target.users.len());
-    let mut by_email: HashMap<String, &str> = HashMap::with_capacity(target.users.len());
     for u in &target.users {
         let Some(id) = u.id() else {
             continue;
@@ -535,13 +533,24 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         if let Some(e) = u.external_id() {
             by_ext.insert(e, id);
         }
-        if let Some(n) = u.user_name() {
-            by_uname.insert(lc(n), id);
-        }
-        if let Some(m) = u.email() {
-            by_email.entry(lc(m)).or_insert(id);
-        }
     }
+    // By lower-cased userName (the last account wins) and e-mail (the first wins): built when a
+    // person is first looked up by them (when everyone matches by externalId, never).
+    let mut by_uname: Option<HashMap<String, &str>> = None;
+    let mut by_email: Option<HashMap<String, &str>> = None;
+    let index_by = |key: fn(&TargetUser) -> Option<&str>, first_wins: bool| {
+        let mut m: HashMap<String, &str> = HashMap::with_capacity(target.users.len());
+        for u in &target.users {
+            if let (Some(id), Some(k)) = (u.id(), key(u)) {
+                if first_wins {
+                    m.entry(lc(k)).or_insert(id);
+                } else {
+                    m.insert(lc(k), id);
+                }
+            }
+        }
+        m
+    };
     let user_links: HashMap<&str, &Link> = links
         .iter()
         .filter(|l| l.kind == "user")
@@ -560,8 +569,9 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         .collect();
 
     // Match people to accounts.
-    let mut claimed: HashSet<&str> = HashSet::new();
-    let mut matched: HashMap<&str, (&str, Option<&'static str>)> = HashMap::new(); // key → (id, how, None = linked)
+    let mut claimed: HashSet<&str> = HashSet::with_capacity(desired.people.len());
+    let mut matched: HashMap<&str, (&str, Option<&'static str>)> =
+        HashMap::with_capacity(desired.people.len()); // key → (id, how, None = linked)
     for p in &desired.people {
         if let Some(l) = user_links.get(p.key.as_str()) {
             if let Some((id, _)) = by_id.get_key_value(l.id.as_str()) {
@@ -585,11 +595,21 @@ pub fn build(input: PlanInput<'_>) -> Plan {
             let (found, how) = match mk {
                 MatchKey::ExternalId => (by_ext.get(p.key.as_str()).copied(), "externalId"),
                 MatchKey::UserName => (
-                    p.user_name().and_then(|n| by_uname.get(&lc(n)).copied()),
+                    p.user_name().and_then(|n| {
+                        by_uname
+                            .get_or_insert_with(|| index_by(TargetUser::user_name, false))
+                            .get(&lc(n))
+                            .copied()
+                    }),
                     "userName",
                 ),
                 MatchKey::Email => (
-                    p.email().and_then(|m| by_email.get(&lc(m)).copied()),
+                    p.email().and_then(|m| {
+                        by_email
+                            .get_or_insert_with(|| index_by(TargetUser::email, true))
+                            .get(&lc(m))
+                            .copied()
+                    }),
                     "email",
                 ),
             };
@@ -611,7 +631,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         }
     }
     // id → key of every account the engine manages (matched now, or linked before).
-    let mut managed_ids: HashMap<&str, &str> = HashMap::new();
+    let mut managed_ids: HashMap<&str, &str> = HashMap::with_capacity(matched.len());
     for (k, (id, _)) in &matched {
         managed_ids.insert(id, k);
     }
@@ -661,6 +681,10 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         d
     };
     let mut creates: Vec<(usize, Change)> = Vec::new();
+    // Links (phase 0) are kept apart from the other changes: on a first plan against a full
+    // target there is one per person, and they come first anyway.
+    let mut links_made: Vec<Change> =
+        Vec::with_capacity(matched.values().filter(|(_, how)| how.is_some()).count());
 
     for p in &desired.people {
         if protected.contains(p.key.as_str()) {
@@ -744,7 +768,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
             (true, Some((id, how))) => {
                 let t = &by_id[id].map();
                 if let Some(how) = how {
-                    changes.push(Change {
+                    links_made.push(Change {
                         kind: ChangeKind::LinkUser,
                         person: Some(p.key.clone()),
                         group: None,
@@ -893,7 +917,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                     Status::Active => "not in this target's scope".into(),
                 };
                 if how.is_some() {
-                    changes.push(Change {
+                    links_made.push(Change {
                         kind: ChangeKind::LinkUser,
                         person: Some(p.key.clone()),
                         group: None,
@@ -1238,15 +1262,31 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     changes.extend(removals);
     changes.extend(additions);
     changes.sort_by_key(|c| c.kind.phase()); // stable: order within a phase is kept
+                                             // The user links go first: before everything else, the group links included (phase 0
+                                             // holds user links in person order, then group links).
+    let changes = {
+        let mut all = links_made;
+        all.reserve_exact(changes.len());
+        all.extend(changes);
+        all
+    };
 
     let versions = target.versions();
     let managed_users = managed_ids.len();
     let mut people = person_plans(&changes);
-    let account_of: HashMap<&str, &str> = changes
+    // The account of a person the source no longer has (only they need it).
+    let account_of: HashMap<&str, &str> = if people
         .iter()
-        .filter_map(|c| Some((c.person.as_deref()?, c.id.as_deref()?)))
-        .chain(matched.iter().map(|(k, (id, _))| (*k, *id)))
-        .collect();
+        .all(|pp| person_index.contains_key(pp.key.as_str()))
+    {
+        HashMap::new()
+    } else {
+        changes
+            .iter()
+            .filter_map(|c| Some((c.person.as_deref()?, c.id.as_deref()?)))
+            .chain(matched.iter().map(|(k, (id, _))| (*k, *id)))
+            .collect()
+    };
     for pp in &mut people {
         let p = person_index.get(pp.key.as_str());
         let acct = account_of.get(pp.key.as_str()).and_then(|id| by_id.get(id));
