@@ -19,17 +19,50 @@ use super::desired;
 use super::source::sha256_hex;
 
 /// One user as read from a target: the resource as JSON text (without `schemas`, without the
-/// `groups` back-references, `meta` reduced to `version`), and the fields planning indexes by.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `groups` back-references, `meta` reduced to `version`), and the fields planning indexes by
+/// (`id`, `externalId` and `userName` as places in the text when they need no unescaping).
+#[derive(Debug, Clone)]
 pub struct TargetUser {
     json: Box<str>,
-    id: Option<Box<str>>,
-    external_id: Option<Box<str>>,
-    user_name: Option<Box<str>>,
+    /// `id`, `externalId`, `userName`.
+    spans: [Span; 3],
+    /// Those of the three that are not a plain part of `json` (escapes, or made by
+    /// [`TargetUser::from_map`]).
+    owned: Option<Box<[Option<Box<str>>; 3]>>,
     email: Option<Box<str>>,
-    active: Option<bool>,
     version: Option<Box<str>>,
+    active: Option<bool>,
 }
+
+/// A string in [`TargetUser::json`]: start and length, or nothing (`start == u32::MAX`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    const NONE: Span = Span {
+        start: u32::MAX,
+        len: 0,
+    };
+}
+
+const ID: usize = 0;
+const EXTERNAL_ID: usize = 1;
+const USER_NAME: usize = 2;
+
+impl PartialEq for TargetUser {
+    fn eq(&self, other: &TargetUser) -> bool {
+        self.json == other.json
+            && (0..3).all(|i| self.field(i) == other.field(i))
+            && self.email == other.email
+            && self.version == other.version
+            && self.active == other.active
+    }
+}
+
+impl Eq for TargetUser {}
 
 impl TargetUser {
     /// A user from its JSON object, kept as given (reading from a target trims; this does not).
@@ -37,9 +70,8 @@ impl TargetUser {
         let s = |k: &str| m.get(k).and_then(Value::as_str).map(Box::from);
         TargetUser {
             json: Value::Object(m.clone()).to_string().into_boxed_str(),
-            id: s("id"),
-            external_id: s("externalId"),
-            user_name: s("userName"),
+            spans: [Span::NONE; 3],
+            owned: Some(Box::new([s("id"), s("externalId"), s("userName")])),
             email: desired::primary_email(m).map(Box::from),
             active: m.get("active").and_then(Value::as_bool),
             version: m
@@ -47,6 +79,32 @@ impl TargetUser {
                 .and_then(|x| x.get("version"))
                 .and_then(Value::as_str)
                 .map(Box::from),
+        }
+    }
+    fn field(&self, i: usize) -> Option<&str> {
+        let sp = self.spans[i];
+        if sp.start != u32::MAX {
+            let start = sp.start as usize;
+            return self.json.get(start..start + sp.len as usize);
+        }
+        self.owned.as_ref().and_then(|o| o[i].as_deref())
+    }
+    /// Sets field `i` from the raw JSON value just appended to `json` at `at`.
+    fn set_field(&mut self, i: usize, at: usize, raw: &RawValue) {
+        let text = raw.get();
+        if let Some(o) = self.owned.as_mut() {
+            o[i] = None;
+        }
+        self.spans[i] = Span::NONE;
+        if text.len() >= 2 && text.starts_with('"') && !text.contains('\\') {
+            // The string's characters are in the text as they are.
+            if let (Ok(start), Ok(len)) = (u32::try_from(at + 1), u32::try_from(text.len() - 2)) {
+                self.spans[i] = Span { start, len };
+                return;
+            }
+        }
+        if let Ok(v) = serde_json::from_str::<String>(text) {
+            self.owned.get_or_insert_with(Default::default)[i] = Some(v.into_boxed_str());
         }
     }
     /// The resource as a JSON map (parsed from the kept text).
@@ -59,15 +117,15 @@ impl TargetUser {
     }
     /// `id`.
     pub fn id(&self) -> Option<&str> {
-        self.id.as_deref()
+        self.field(ID)
     }
     /// `externalId`.
     pub fn external_id(&self) -> Option<&str> {
-        self.external_id.as_deref()
+        self.field(EXTERNAL_ID)
     }
     /// `userName`.
     pub fn user_name(&self) -> Option<&str> {
-        self.user_name.as_deref()
+        self.field(USER_NAME)
     }
     /// The work e-mail, else the primary, else the first.
     pub fn email(&self) -> Option<&str> {
@@ -143,20 +201,14 @@ impl<'de> Visitor<'de> for UserVisitor {
         json.push('{');
         let mut u = TargetUser {
             json: Box::from(""),
-            id: None,
-            external_id: None,
-            user_name: None,
+            spans: [Span::NONE; 3],
+            owned: None,
             email: None,
             active: None,
             version: None,
         };
         // The e-mail of the exact key `emails` wins over a differently-cased one (as `get_ci`).
         let mut emails_exact = false;
-        let string = |raw: &RawValue| {
-            serde_json::from_str::<String>(raw.get())
-                .ok()
-                .map(Box::from)
-        };
         while let Some(key) = map.next_key::<String>()? {
             if key == "schemas" || key == "groups" {
                 map.next_value::<IgnoredAny>()?;
@@ -177,10 +229,13 @@ impl<'de> Visitor<'de> for UserVisitor {
                 json.push_str(&json!({ "version": v }).to_string());
                 continue;
             }
+            let field = match key.as_str() {
+                "id" => Some(ID),
+                "externalId" => Some(EXTERNAL_ID),
+                "userName" => Some(USER_NAME),
+                _ => None,
+            };
             match key.as_str() {
-                "id" => u.id = string(raw),
-                "externalId" => u.external_id = string(raw),
-                "userName" => u.user_name = string(raw),
                 "active" => u.active = serde_json::from_str::<bool>(raw.get()).ok(),
                 k if k.eq_ignore_ascii_case("emails") && (k == "emails" || !emails_exact) => {
                     let exact = k == "emails";
@@ -197,7 +252,11 @@ impl<'de> Visitor<'de> for UserVisitor {
             }
             push_json_str(&mut json, &key);
             json.push(':');
+            let at = json.len();
             json.push_str(raw.get());
+            if let Some(i) = field {
+                u.set_field(i, at, raw);
+            }
         }
         json.push('}');
         u.json = json.into_boxed_str();
@@ -539,6 +598,21 @@ mod tests {
         assert!(!b.json().contains("meta"));
         assert_eq!(b.version(), version_of(&b.map()));
         assert!(b.version().starts_with("sha256:"));
+    }
+
+    #[test]
+    fn escaped_keys_and_repeated_members() {
+        let text = r#"{"Resources":[{"id":"u\"1","userName":"a\u00e9","externalId":7,
+            "userName":"b\\c","active":"yes"}]}"#;
+        let p = decode_page(text).unwrap();
+        let u = &p.users[0];
+        // The last of a repeated member counts, as in a JSON map.
+        assert_eq!(
+            (u.id(), u.external_id(), u.user_name(), u.active()),
+            (Some("u\"1"), None, Some("b\\c"), None)
+        );
+        assert_eq!(u.map()["userName"], "b\\c");
+        assert_eq!(TargetUser::from_map(&u.map()).user_name(), Some("b\\c"));
     }
 
     #[test]
