@@ -718,6 +718,7 @@ fn person(rec: &Record, rp: &RowPlan<'_>) -> Result<(Person, JsonMap), (Option<S
     }
     let mut p = Person::new(key, rec.row, &user, status);
     p.manager = manager;
+    grants.shrink_to_fit();
     p.grants = grants;
     p.start_date = start_date;
     p.end_date = end_date;

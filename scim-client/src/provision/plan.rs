@@ -1318,20 +1318,28 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         });
     }
     let mapping_hash = sha256_hex(toml::to_string(mapping).unwrap_or_default().as_bytes());
-    let id = format!(
-        "plan-{}-{}",
-        now.format("%Y%m%dT%H%M%SZ"),
-        &sha256_hex(
-            format!(
-                "{}{}{}{}",
-                source.hash,
-                mapping_hash,
-                serde_json::to_string(&versions).unwrap_or_default(),
-                now.timestamp_nanos_opt().unwrap_or_default()
-            )
-            .as_bytes()
-        )[..8]
-    );
+    // SHA-256 of source hash, mapping hash, the versions as JSON and the time, fed to the hash
+    // as they are written (the versions of 100,000 accounts are megabytes of JSON).
+    let digest = {
+        use sha2::Digest;
+        struct Feed(sha2::Sha256);
+        impl std::io::Write for Feed {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.update(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut h = Feed(sha2::Sha256::new());
+        h.0.update(source.hash.as_bytes());
+        h.0.update(mapping_hash.as_bytes());
+        let _ = serde_json::to_writer(&mut h, &versions);
+        h.0.update(now.timestamp_nanos_opt().unwrap_or_default().to_string());
+        super::source::hex(&h.0.finalize())
+    };
+    let id = format!("plan-{}-{}", now.format("%Y%m%dT%H%M%SZ"), &digest[..8]);
     for pr in &desired.problems {
         notes.push(format!(
             "row {}{}: skipped: {}",

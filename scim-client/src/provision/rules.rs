@@ -33,40 +33,72 @@ pub enum GrantKind {
     Entitlement,
 }
 
-/// A person's facts: key → value (keys compared case-insensitively). Kept as a short list:
-/// a person has a handful of facts, and the engine holds one set per person.
+/// A person's facts: key → value (keys compared case-insensitively). Kept in one string with
+/// the ends of its keys and values: a person has a handful of facts, and the engine holds one
+/// set per person.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Facts(Vec<(Box<str>, Box<str>)>);
+pub struct Facts {
+    /// Key, value, key, value, … (keys in lower case), one after another.
+    text: String,
+    /// End of each key and value in `text`.
+    ends: Vec<u32>,
+}
 
 impl Facts {
     /// Adds a fact, keeping the first value for a key.
     pub fn add(&mut self, key: &str, value: &str) {
-        if self.get(key).is_none() {
-            self.0
-                .push((key.to_ascii_lowercase().into_boxed_str(), Box::from(value)));
+        if self.get(key).is_none() && self.text.len() + key.len() + value.len() <= u32::MAX as usize
+        {
+            self.text.push_str(&key.to_ascii_lowercase());
+            self.ends.push(self.text.len() as u32);
+            self.text.push_str(value);
+            self.ends.push(self.text.len() as u32);
         }
     }
     /// Sets a fact, replacing its value.
     pub fn set(&mut self, key: &str, value: &str) {
-        match self.0.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
-            Some((_, v)) => *v = Box::from(value),
-            None => self.add(key, value),
+        let kept: Vec<(String, String)> = self
+            .iter()
+            .map(|(k, v)| {
+                let v = if k.eq_ignore_ascii_case(key) {
+                    value
+                } else {
+                    v
+                };
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        let had = kept.iter().any(|(k, _)| k.eq_ignore_ascii_case(key));
+        *self = Facts::default();
+        for (k, v) in &kept {
+            self.add(k, v);
+        }
+        if !had {
+            self.add(key, value);
         }
     }
     /// The value of a fact.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
+        self.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| &**v)
+            .map(|(_, v)| v)
     }
     /// Every fact (keys in lower case), in the order they were added.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (&**k, &**v))
+        self.ends.chunks_exact(2).scan(0usize, move |start, e| {
+            let (k, v) = (e[0] as usize, e[1] as usize);
+            let pair = (
+                self.text.get(*start..k).unwrap_or_default(),
+                self.text.get(k..v).unwrap_or_default(),
+            );
+            *start = v;
+            Some(pair)
+        })
     }
     /// Releases spare capacity (the engine holds one set per person).
     pub fn shrink_to_fit(&mut self) {
-        self.0.shrink_to_fit();
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
     }
 }
 
@@ -113,6 +145,7 @@ pub fn evaluate(mapping: &Mapping, facts: &Facts) -> Vec<Grant> {
             });
         }
     }
+    out.shrink_to_fit();
     out
 }
 

@@ -175,6 +175,7 @@ pub fn parse_csv(bytes: &[u8], origin: &str) -> Result<Snapshot, ProvisionError>
         let values: Vec<&str> = row.iter().collect();
         records.push(Record::with_columns(i + 1, shared.clone(), &values));
     }
+    records.shrink_to_fit();
     Ok(Snapshot {
         origin: origin.to_string(),
         columns,
