@@ -312,7 +312,7 @@ impl From<PersonWire> for Person {
 impl Person {
     /// A person with these attributes (no manager, grants, dates or facts yet).
     pub fn new(key: String, row: usize, user: &JsonMap, status: Status) -> Person {
-        let text = Value::Object(user.clone()).to_string();
+        let text = serde_json::to_string(user).unwrap_or_else(|_| "{}".into());
         Person {
             key,
             row,
@@ -595,7 +595,7 @@ fn person(rec: &Record, rp: &RowPlan<'_>) -> Result<(Person, JsonMap), (Option<S
         ctx,
     } = *rp;
     let add_fact = |facts: &mut Facts, k: &str, v: &str| {
-        if needed.contains(&k.to_ascii_lowercase()) {
+        if needed.iter().any(|n| n.eq_ignore_ascii_case(k)) {
             facts.add(k, v);
         }
     };

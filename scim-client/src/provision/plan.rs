@@ -797,12 +797,14 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                         set_managed(&mut from, a, project_onto(tv, get_managed(&to, a)));
                     }
                 }
-                let mut to_eff = to.clone();
+                // Changes to `to` (the effective target state), made once the comparison is
+                // done: set (`Some`) or remove (`None`) an attribute.
+                let mut edits: Vec<(&(Option<String>, String), Option<Value>)> = Vec::new();
                 let mut details = Vec::new();
                 let mut why = Vec::new();
                 for (ai, a) in managed.iter().enumerate() {
                     if manager_key.is_some() && a.1 == "manager" {
-                        remove_managed(&mut to_eff, a);
+                        edits.push((a, None));
                         continue;
                     }
                     let fv = get_managed(&from, a);
@@ -813,7 +815,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                         // the target's spelling so no update is sent.
                         if fv != tv {
                             if let Some(v) = fv {
-                                set_managed(&mut to_eff, a, v.clone());
+                                edits.push((a, Some(v.clone())));
                             }
                         }
                         continue;
@@ -845,8 +847,8 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                         if policy != DriftPolicy::Enforce {
                             // Keep the target's value: plan nothing for this attribute.
                             match fv {
-                                Some(v) => set_managed(&mut to_eff, a, v.clone()),
-                                None => remove_managed(&mut to_eff, a),
+                                Some(v) => edits.push((a, Some(v.clone()))),
+                                None => edits.push((a, None)),
                             }
                             continue;
                         }
@@ -873,7 +875,19 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                     }
                     details.push(format!("{}: {} → {}", attr_label(a), short(fv), short(tv)));
                 }
-                let ops = scim_core::diff(&from, &to_eff, &ctx);
+                let mut to_eff = to;
+                for (a, e) in edits {
+                    match e {
+                        Some(v) => set_managed(&mut to_eff, a, v),
+                        None => remove_managed(&mut to_eff, a),
+                    }
+                }
+                // Equal maps have no difference (most accounts, on most runs).
+                let ops = if from == to_eff {
+                    Vec::new()
+                } else {
+                    scim_core::diff(&from, &to_eff, &ctx)
+                };
                 let target_inactive = by_id[id].active() == Some(false);
                 let becomes_active = to_eff.get("active").and_then(Value::as_bool) == Some(true);
                 if !ops.is_empty() || manager_key.is_some() {

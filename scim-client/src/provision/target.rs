@@ -69,7 +69,9 @@ impl TargetUser {
     pub fn from_map(m: &JsonMap) -> TargetUser {
         let s = |k: &str| m.get(k).and_then(Value::as_str).map(Box::from);
         TargetUser {
-            json: Value::Object(m.clone()).to_string().into_boxed_str(),
+            json: serde_json::to_string(m)
+                .unwrap_or_else(|_| "{}".into())
+                .into_boxed_str(),
             spans: [Span::NONE; 3],
             owned: Some(Box::new([s("id"), s("externalId"), s("userName")])),
             email: desired::primary_email(m).map(Box::from),
