@@ -348,6 +348,9 @@ fn lc(s: &str) -> String {
     s.to_lowercase()
 }
 
+/// A managed attribute: (extension URN, attribute name).
+type ManagedAttr = (Option<String>, String);
+
 /// Where a managed attribute lives: (extension URN, attribute name).
 fn managed_attrs(
     desired: &Desired,
@@ -799,7 +802,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                 }
                 // Changes to `to` (the effective target state), made once the comparison is
                 // done: set (`Some`) or remove (`None`) an attribute.
-                let mut edits: Vec<(&(Option<String>, String), Option<Value>)> = Vec::new();
+                let mut edits: Vec<(&ManagedAttr, Option<Value>)> = Vec::new();
                 let mut details = Vec::new();
                 let mut why = Vec::new();
                 for (ai, a) in managed.iter().enumerate() {
