@@ -6,6 +6,7 @@
 //! parses the text again only when the account is compared with its person. List pages are
 //! decoded straight into these records: nothing is built as a tree first.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
@@ -211,33 +212,33 @@ impl<'de> Visitor<'de> for UserVisitor {
         };
         // The e-mail of the exact key `emails` wins over a differently-cased one (as `get_ci`).
         let mut emails_exact = false;
-        while let Some(key) = map.next_key::<String>()? {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             if key == "schemas" || key == "groups" {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             }
-            let raw: &'de RawValue = map.next_value()?;
             if key == "meta" {
-                let meta: Value = serde_json::from_str(raw.get()).map_err(de::Error::custom)?;
-                let Some(v) = meta.get("version") else {
+                let Some(v) = map.next_value::<MetaVersion<'de>>()?.0 else {
                     u.version = None;
                     continue;
                 };
-                u.version = v.as_str().map(Box::from);
+                u.version = serde_json::from_str::<String>(v.get()).ok().map(Box::from);
                 if json.len() > 1 {
                     json.push(',');
                 }
-                json.push_str(r#""meta":"#);
-                json.push_str(&json!({ "version": v }).to_string());
+                json.push_str(r#""meta":{"version":"#);
+                json.push_str(v.get());
+                json.push('}');
                 continue;
             }
-            let field = match key.as_str() {
+            let raw: &'de RawValue = map.next_value()?;
+            let field = match &*key {
                 "id" => Some(ID),
                 "externalId" => Some(EXTERNAL_ID),
                 "userName" => Some(USER_NAME),
                 _ => None,
             };
-            match key.as_str() {
+            match &*key {
                 "active" => u.active = serde_json::from_str::<bool>(raw.get()).ok(),
                 k if k.eq_ignore_ascii_case("emails") && (k == "emails" || !emails_exact) => {
                     let exact = k == "emails";
@@ -263,6 +264,87 @@ impl<'de> Visitor<'de> for UserVisitor {
         json.push('}');
         u.json = json.into_boxed_str();
         Ok(u)
+    }
+}
+
+/// A member name, borrowed from the text unless it has escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(v)))
+    }
+}
+
+/// `meta.version` as written (the last one when repeated); nothing when `meta` is not an
+/// object or has no version.
+struct MetaVersion<'de>(Option<&'de RawValue>);
+
+impl<'de> Deserialize<'de> for MetaVersion<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(MetaVisitor)
+    }
+}
+
+struct MetaVisitor;
+
+impl<'de> Visitor<'de> for MetaVisitor {
+    type Value = MetaVersion<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("meta")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut version = None;
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            if k == "version" {
+                version = Some(map.next_value::<&'de RawValue>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(MetaVersion(version))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(MetaVersion(None))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(MetaVersion(None))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(MetaVersion(None))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(MetaVersion(None))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(MetaVersion(None))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(MetaVersion(None))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(MetaVersion(None))
     }
 }
 
@@ -633,7 +715,10 @@ mod tests {
         let p = decode_page(r#"{"Resources":null,"nextCursor":"c"}"#).unwrap();
         assert!(p.users.is_empty());
         assert_eq!(p.next_cursor.as_deref(), Some("c"));
-        let p = decode_page(r#"{"Resources":[{"meta":[1]}]}"#).unwrap();
+        let p = decode_page(r#"{"Resources":[{"meta":[1]},{"meta":"x"},{"meta":{"version":null,"a":{"version":"no"}}}]}"#).unwrap();
         assert_eq!(p.users[0].json(), "{}");
+        assert_eq!(p.users[1].json(), "{}");
+        assert_eq!(p.users[2].json(), r#"{"meta":{"version":null}}"#);
+        assert!(p.users[2].version().starts_with("sha256:"));
     }
 }
