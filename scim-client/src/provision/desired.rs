@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 use super::mapping::{self, FutureJoiners, Mapping};
 use super::rules::{self, Facts, Grant, GrantKind};
 use super::source::{Record, Snapshot};
+use super::target::TextRef;
 
 /// Columns (or mapping targets) with a meaning beyond a SCIM attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,9 +281,9 @@ pub struct Person {
     #[serde(skip)]
     pub facts: Facts,
     #[serde(skip)]
-    user_name: Option<Box<str>>,
+    user_name: TextRef,
     #[serde(skip)]
-    email: Option<Box<str>>,
+    email: TextRef,
 }
 
 /// A person as serialized.
@@ -312,19 +313,49 @@ impl From<PersonWire> for Person {
 impl Person {
     /// A person with these attributes (no manager, grants, dates or facts yet).
     pub fn new(key: String, row: usize, user: &JsonMap, status: Status) -> Person {
-        let text = serde_json::to_string(user).unwrap_or_else(|_| "{}".into());
+        // The text of the map, member by member (as `serde_json::to_string` writes it), noting
+        // where `userName` and the e-mail are in it.
+        let mut text = String::with_capacity(256);
+        let mut user_name = TextRef::None;
+        let mut email = TextRef::None;
+        let emails_key = user
+            .get_key_value("emails")
+            .or_else(|| user.iter().find(|(k, _)| k.eq_ignore_ascii_case("emails")))
+            .map(|(k, _)| k.as_str());
+        text.push('{');
+        for (k, v) in user {
+            if text.len() > 1 {
+                text.push(',');
+            }
+            super::target::push_json_str(&mut text, k);
+            text.push(':');
+            let at = text.len();
+            text.push_str(&v.to_string());
+            if k == "userName" {
+                if let Some(n) = v.as_str() {
+                    user_name = TextRef::find(n, &text, at);
+                }
+            }
+            if Some(k.as_str()) == emails_key {
+                if let Some(e) = primary_email_of(v) {
+                    email = TextRef::find(e, &text, at);
+                }
+            }
+        }
+        text.push('}');
+        let user_json = RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned());
         Person {
             key,
             row,
-            user_json: RawValue::from_string(text).expect("a serialized map is valid JSON"),
+            user_json,
             manager: None,
             grants: Vec::new(),
             start_date: None,
             end_date: None,
             status,
             facts: Facts::default(),
-            user_name: user.get("userName").and_then(Value::as_str).map(Box::from),
-            email: primary_email(user).map(Box::from),
+            user_name,
+            email,
         }
     }
     /// The managed SCIM attributes (canonical names; `active` included).
@@ -337,11 +368,11 @@ impl Person {
     }
     /// `userName`.
     pub fn user_name(&self) -> Option<&str> {
-        self.user_name.as_deref()
+        self.user_name.get(self.user_json.get())
     }
     /// The work (or first) e-mail.
     pub fn email(&self) -> Option<&str> {
-        self.email.as_deref()
+        self.email.get(self.user_json.get())
     }
     /// Group keys granted.
     pub fn group_keys(&self) -> BTreeSet<&str> {
@@ -877,6 +908,21 @@ startDate = { column = "hired", date_format = "%d.%m.%Y" }
             compute(&m.attributes["title"], &get).as_deref(),
             Some("Manager of Müller")
         );
+    }
+
+    #[test]
+    fn people_keep_their_attributes_as_text() {
+        for (name, mail) in [("ada", "ada@x.com"), ("a\"d\\a", "é\"@x"), ("ada", "ada")] {
+            let user = json!({"userName": name, "Emails": [{"type": "home", "value": "h@x"},
+                {"type": "work", "value": mail}], "name": {"givenName": name}});
+            let user = user.as_object().unwrap().clone();
+            let p = Person::new("k".into(), 1, &user, Status::Active);
+            assert_eq!(p.user_text(), serde_json::to_string(&user).unwrap());
+            assert_eq!(p.user(), user);
+            assert_eq!((p.user_name(), p.email()), (Some(name), Some(mail)));
+            let back: Person = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+            assert_eq!((back.user_name(), back.email()), (Some(name), Some(mail)));
+        }
     }
 
     #[test]

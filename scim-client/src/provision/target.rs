@@ -30,7 +30,7 @@ pub struct TargetUser {
     /// Those of the three that are not a plain part of `json` (escapes, or made by
     /// [`TargetUser::from_map`]).
     owned: Option<Box<[Option<Box<str>>; 3]>>,
-    email: Option<Box<str>>,
+    email: TextRef,
     version: Option<Box<str>>,
     active: Option<bool>,
 }
@@ -57,7 +57,7 @@ impl PartialEq for TargetUser {
     fn eq(&self, other: &TargetUser) -> bool {
         self.json == other.json
             && (0..3).all(|i| self.field(i) == other.field(i))
-            && self.email == other.email
+            && self.email() == other.email()
             && self.version == other.version
             && self.active == other.active
     }
@@ -75,7 +75,9 @@ impl TargetUser {
                 .into_boxed_str(),
             spans: [Span::NONE; 3],
             owned: Some(Box::new([s("id"), s("externalId"), s("userName")])),
-            email: desired::primary_email(m).map(Box::from),
+            email: desired::primary_email(m)
+                .map(|e| TextRef::Owned(Box::from(e)))
+                .unwrap_or_default(),
             active: m.get("active").and_then(Value::as_bool),
             version: m
                 .get("meta")
@@ -132,7 +134,7 @@ impl TargetUser {
     }
     /// The work e-mail, else the primary, else the first.
     pub fn email(&self) -> Option<&str> {
-        self.email.as_deref()
+        self.email.get(&self.json)
     }
     /// `active`, when it is a boolean.
     pub fn active(&self) -> Option<bool> {
@@ -171,8 +173,50 @@ pub fn version_of(o: &JsonMap) -> String {
     )
 }
 
+/// A string that is usually a part of a JSON text kept next to it (start and length there),
+/// else kept on its own (when the text holds it escaped).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum TextRef {
+    /// None.
+    #[default]
+    None,
+    /// `text[start..start + len]`.
+    Span(u32, u32),
+    /// Kept on its own.
+    Owned(Box<str>),
+}
+
+impl TextRef {
+    /// `s`, found in `text` (a JSON text): a span when `text[at..]` holds it as a JSON string
+    /// without escapes (its first occurrence there), else a copy.
+    pub(crate) fn find(s: &str, text: &str, at: usize) -> TextRef {
+        let plain = s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+        if plain {
+            let quoted = format!("\"{s}\"");
+            if let Some(pos) = text.get(at..).and_then(|t| t.find(&quoted)) {
+                if let (Ok(start), Ok(len)) = (u32::try_from(at + pos + 1), u32::try_from(s.len()))
+                {
+                    return TextRef::Span(start, len);
+                }
+            }
+        }
+        TextRef::Owned(Box::from(s))
+    }
+    /// The string, given the text it points into.
+    pub(crate) fn get<'t>(&'t self, text: &'t str) -> Option<&'t str> {
+        match self {
+            TextRef::None => None,
+            TextRef::Span(start, len) => {
+                let start = *start as usize;
+                text.get(start..start + *len as usize)
+            }
+            TextRef::Owned(s) => Some(s),
+        }
+    }
+}
+
 /// Appends `s` as a JSON string.
-fn push_json_str(out: &mut String, s: &str) {
+pub(crate) fn push_json_str(out: &mut String, s: &str) {
     if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.push('"');
         out.push_str(s);
@@ -206,12 +250,12 @@ impl<'de> Visitor<'de> for UserVisitor {
             json: Box::from(""),
             spans: [Span::NONE; 3],
             owned: None,
-            email: None,
+            email: TextRef::None,
             active: None,
             version: None,
         };
         // The e-mail of the exact key `emails` wins over a differently-cased one (as `get_ci`).
-        let mut emails_exact = false;
+        let (mut emails_exact, mut emails_other) = (false, false);
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             if key == "schemas" || key == "groups" {
                 map.next_value::<IgnoredAny>()?;
@@ -238,18 +282,12 @@ impl<'de> Visitor<'de> for UserVisitor {
                 "userName" => Some(USER_NAME),
                 _ => None,
             };
-            match &*key {
-                "active" => u.active = serde_json::from_str::<bool>(raw.get()).ok(),
-                k if k.eq_ignore_ascii_case("emails") && (k == "emails" || !emails_exact) => {
-                    let exact = k == "emails";
-                    if exact || u.email.is_none() {
-                        let v: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
-                        u.email = desired::primary_email_of(&v).map(Box::from);
-                    }
-                    emails_exact |= exact;
-                }
-                _ => {}
+            if key == "active" {
+                u.active = serde_json::from_str::<bool>(raw.get()).ok();
             }
+            // `emails` wins over a differently-cased key; else the first such key (as `get_ci`).
+            let emails = key.eq_ignore_ascii_case("emails")
+                && (key == "emails" || (!emails_exact && !emails_other));
             if json.len() > 1 {
                 json.push(',');
             }
@@ -259,6 +297,18 @@ impl<'de> Visitor<'de> for UserVisitor {
             json.push_str(raw.get());
             if let Some(i) = field {
                 u.set_field(i, at, raw);
+            }
+            if emails {
+                let v: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+                u.email = match desired::primary_email_of(&v) {
+                    Some(e) => TextRef::find(e, &json, at),
+                    None => TextRef::None,
+                };
+                if key == "emails" {
+                    emails_exact = true;
+                } else {
+                    emails_other = true;
+                }
             }
         }
         json.push('}');
