@@ -263,6 +263,48 @@ impl SqliteStore {
         }
     }
 
+    /// [`Self::read`] for a bounded point read (see [`Readers::run_quick`]).
+    async fn read_quick<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        match &self.readers {
+            Some(r) => r.run_quick(f).await,
+            None => self.writer.read(f).await,
+        }
+    }
+
+    /// One resource (in its rendered form with `key`) and what `load` asks for: a point read,
+    /// unless it loads a group's members (any number of rows).
+    async fn get_one(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        id: &str,
+        load: Load,
+        key: Option<String>,
+    ) -> Result<StoredResource, StoreError> {
+        let (t, rt, id) = (
+            tenant.to_string(),
+            ctx.resource_type.name.clone(),
+            id.to_string(),
+        );
+        let unbounded = load.members && rt == "Group";
+        let f = move |c: &Connection| {
+            let r = ops::fetch(c, &t, &rt, &id, key.as_deref())?.ok_or(StoreError::NotFound)?;
+            let mut items = [r];
+            ops::load_extras(c, &t, &rt, &mut items, load)?;
+            let [r] = items;
+            Ok(r)
+        };
+        if unbounded {
+            self.read(f).await
+        } else {
+            self.read_quick(f).await
+        }
+    }
+
     /// Runs a write in the next batch; durable when it returns unless durability is deferred.
     async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
     where
@@ -359,19 +401,7 @@ impl Store for SqliteStore {
         id: &str,
         load: Load,
     ) -> Result<StoredResource, StoreError> {
-        let (t, rt, id) = (
-            tenant.to_string(),
-            ctx.resource_type.name.clone(),
-            id.to_string(),
-        );
-        self.read(move |c| {
-            let r = ops::fetch(c, &t, &rt, &id, None)?.ok_or(StoreError::NotFound)?;
-            let mut items = [r];
-            ops::load_extras(c, &t, &rt, &mut items, load)?;
-            let [r] = items;
-            Ok(r)
-        })
-        .await
+        self.get_one(tenant, ctx, id, load, None).await
     }
 
     async fn get_rendered(
@@ -381,20 +411,8 @@ impl Store for SqliteStore {
         id: &str,
         load: Load,
     ) -> Result<StoredResource, StoreError> {
-        let (t, rt, id) = (
-            tenant.to_string(),
-            ctx.resource_type.name.clone(),
-            id.to_string(),
-        );
         let key = super::body::body_key(ctx);
-        self.read(move |c| {
-            let r = ops::fetch(c, &t, &rt, &id, Some(&key))?.ok_or(StoreError::NotFound)?;
-            let mut items = [r];
-            ops::load_extras(c, &t, &rt, &mut items, load)?;
-            let [r] = items;
-            Ok(r)
-        })
-        .await
+        self.get_one(tenant, ctx, id, load, Some(key)).await
     }
 
     async fn modify(
@@ -534,7 +552,7 @@ impl Store for SqliteStore {
 
     async fn token_lookup(&self, token_hash: &str) -> Result<Option<TokenInfo>, StoreError> {
         let h = token_hash.to_string();
-        self.read(move |c| {
+        self.read_quick(move |c| {
             ops::first(
                 c,
                 &format!(

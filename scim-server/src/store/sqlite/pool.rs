@@ -313,6 +313,33 @@ impl Readers {
         .map_err(|e| StoreError::Backend(format!("a read task failed: {e}")))?
     }
 
+    /// Runs `f` at once on the calling task's thread when a connection is free, else on the
+    /// blocking pool. Only for reads whose work is bounded and small (one row by primary key
+    /// and its few related rows): a hop to the blocking pool costs two thread switches, more
+    /// than such a read.
+    pub async fn run_quick<R, F>(self: &Arc<Self>, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            let conn = self
+                .conns
+                .lock()
+                .map_err(|_| StoreError::Backend("the reader pool is poisoned".into()))?
+                .pop();
+            if let Some(conn) = conn {
+                let reader = Reader {
+                    conn: Some(conn),
+                    pool: self.clone(),
+                    _permit: permit,
+                };
+                return f(reader.conn());
+            }
+        }
+        self.run(f).await
+    }
+
     /// Closes every connection; later reads fail.
     pub fn close(&self) {
         self.permits.close();
