@@ -3,13 +3,17 @@
 //!
 //! SQLite allows one writer at a time. The writer thread takes every write that is waiting,
 //! runs them in one transaction (each inside its own `SAVEPOINT`, so a failing write is rolled
-//! back alone and affects no other), commits once and flushes the write-ahead log once
-//! (`fsync` of the `-wal` file), and only then answers each request. A write is acknowledged
+//! back alone and affects no other) and commits once; a flusher thread then flushes the
+//! write-ahead log (`fsync` of the `-wal` file) once for every commit made while its previous
+//! flush ran, and only then answers each request. The writer runs the next batch meanwhile. A write is acknowledged
 //! after a flush that followed its commit, so it survives a power loss as with
 //! `synchronous = FULL`, while concurrent writers share one transaction and one flush.
 //! Writes made under [`super::super::defer_durability`] (the operations of one `/Bulk`
-//! request) are answered after the commit; the caller waits for one flush at the end
-//! ([`super::super::Store::sync`]).
+//! request) are answered as soon as they ran, and the transaction stays open for the next
+//! one (until the queue is idle for a millisecond, or 2,000 writes): a bulk import commits a
+//! few times instead of once per operation. Its request waits for one commit and flush at the
+//! end ([`super::super::Store::sync`]) before it acknowledges anything, and its reads run on
+//! the writer's connection so that each operation sees the ones before it.
 //!
 //! Readers are connections of their own (WAL readers never wait for the writer), each used by
 //! one blocking task at a time. An in-memory database exists once per connection, so there
@@ -27,15 +31,24 @@ use super::super::StoreError;
 /// How long a request waits for a reader connection before it is answered `429`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Most writes committed in one transaction.
+/// Most jobs taken from the queue at once.
 const MAX_BATCH: usize = 512;
+
+/// Most writes in one transaction.
+const MAX_IN_TX: usize = 2_000;
+
+/// How long a transaction holding only deferred writes stays open for more.
+const LINGER: Duration = Duration::from_millis(1);
 
 /// When a write's answer may be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
     /// After the write-ahead log holding it is flushed to disk.
     Flushed,
-    /// After its commit (the caller flushes later, or losing it in a crash is harmless).
+    /// As soon as it ran in the open transaction: the caller waits for
+    /// [`super::super::Store::sync`] (which commits and flushes) before it acknowledges it, or
+    /// losing it in a crash is harmless. Reads made for the same request must see it: they
+    /// run on the writer's connection ([`Writer::read`]).
     Committed,
 }
 
@@ -145,24 +158,46 @@ fn writer_loop(
     rx: std::sync::mpsc::Receiver<Job>,
     pending: Arc<std::sync::atomic::AtomicUsize>,
 ) {
+    let flusher = wal.map(start_flusher);
     let mut stop = None;
-    while let Ok(first) = rx.recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
+    // The open transaction: writes run in it, `waiting` are answered once it commits.
+    let mut open = false;
+    let mut in_tx = 0usize;
+    let mut waiting: Vec<Completer> = Vec::new();
+    let mut flush = false;
+    loop {
+        let first = if open {
+            // Only deferred writes are in the transaction: commit when the queue goes idle.
+            match rx.recv_timeout(LINGER) {
+                Ok(j) => Some(j),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(j) => Some(j),
                 Err(_) => break,
+            }
+        };
+        let mut jobs = Vec::new();
+        if let Some(first) = first {
+            jobs.push(first);
+            while jobs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
             }
         }
         let writes = jobs.iter().filter(|j| matches!(j, Job::Write(..))).count();
-        let begun = if writes > 0 {
-            conn.execute_batch("BEGIN IMMEDIATE")
-                .map_err(|e| e.to_string())
-        } else {
-            Ok(())
-        };
-        let mut done: Vec<Completer> = Vec::with_capacity(writes);
-        let mut flush = false;
+        let mut begun: Result<(), String> = Ok(());
+        if writes > 0 && !open {
+            begun = conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(|e| e.to_string());
+            open = begun.is_ok();
+        }
+        let idle = jobs.is_empty();
         for job in jobs {
             match job {
                 Job::Stop(ack) => stop = Some(ack),
@@ -170,6 +205,7 @@ fn writer_loop(
                 // Dropped unanswered after a stop: the caller sees "the writer has stopped".
                 Job::Read(_) => {}
                 Job::Write(f, durability) => {
+                    pending.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                     if let Err(e) = &begun {
                         let (_, c) = f(Err(e));
                         c(None);
@@ -180,53 +216,113 @@ fn writer_loop(
                         c(None);
                         continue;
                     }
-                    flush |= durability == Durability::Flushed;
                     let (ok, c) = f(Ok(&conn));
                     let end = if ok {
                         conn.execute_batch("RELEASE w")
                     } else {
                         conn.execute_batch("ROLLBACK TO w; RELEASE w")
                     };
-                    match end {
-                        Ok(()) => done.push(c),
-                        Err(e) => c(Some(&e.to_string())),
+                    in_tx += 1;
+                    match (end, durability) {
+                        (Err(e), _) => c(Some(&e.to_string())),
+                        // A deferred write (one operation of a `/Bulk` request) is answered
+                        // now; its request waits for `Store::sync`, which commits and flushes
+                        // the transaction, before it acknowledges anything.
+                        (Ok(()), Durability::Committed) => c(None),
+                        (Ok(()), Durability::Flushed) => {
+                            flush = true;
+                            waiting.push(c);
+                        }
                     }
                 }
             }
         }
-        if writes == 0 {
-            if let Some(ack) = stop.take() {
-                drop(conn);
-                let _ = ack.send(());
-                return;
-            }
-            continue;
+        if writes > 0 {
+            metrics::histogram!("scim_db_write_batch").record(writes as f64);
         }
-        let mut failure = match begun {
-            Ok(()) => conn.execute_batch("COMMIT").err().map(|e| e.to_string()),
-            Err(e) => Some(e),
-        };
-        if failure.is_some() {
-            let _ = conn.execute_batch("ROLLBACK");
-        } else if flush {
-            if let Some(path) = &wal {
-                metrics::counter!("scim_db_flushes_total").increment(1);
-                metrics::gauge!("scim_db_flush_waiters").set(done.len() as f64);
-                if let Err(e) = std::fs::File::open(path).and_then(|f| f.sync_data()) {
-                    failure = Some(format!("cannot flush {}: {e}", path.display()));
+        let commit_now =
+            open && (idle || !waiting.is_empty() || in_tx >= MAX_IN_TX || stop.is_some());
+        if commit_now {
+            let failure = conn.execute_batch("COMMIT").err().map(|e| e.to_string());
+            if failure.is_some() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            open = false;
+            in_tx = 0;
+            let done = std::mem::take(&mut waiting);
+            match (&flusher, std::mem::take(&mut flush) && failure.is_none()) {
+                // Answered by the flusher after a flush that starts after this commit; the
+                // writer goes on with the next batch meanwhile.
+                (Some((tx, _)), true) => {
+                    if let Err(std::sync::mpsc::SendError(done)) = tx.send(done) {
+                        for c in done {
+                            c(Some("the WAL flusher has stopped"));
+                        }
+                    }
+                }
+                _ => {
+                    for c in done {
+                        c(failure.as_deref());
+                    }
                 }
             }
         }
-        pending.fetch_sub(writes, std::sync::atomic::Ordering::Relaxed);
-        for c in done {
-            c(failure.as_deref());
-        }
-        if let Some(ack) = stop.take() {
-            drop(conn);
-            let _ = ack.send(());
-            return;
+        if !open {
+            if let Some(ack) = stop.take() {
+                drop(conn);
+                stop_flusher(flusher);
+                let _ = ack.send(());
+                return;
+            }
         }
     }
+    if open {
+        let _ = conn.execute_batch("COMMIT");
+    }
+    for c in waiting {
+        c(None);
+    }
+    stop_flusher(flusher);
+}
+
+type Flusher = (
+    std::sync::mpsc::Sender<Vec<Completer>>,
+    std::thread::JoinHandle<()>,
+);
+
+/// Ends the flusher after it answered everything sent to it.
+fn stop_flusher(flusher: Option<Flusher>) {
+    if let Some((tx, handle)) = flusher {
+        drop(tx);
+        let _ = handle.join();
+    }
+}
+
+/// The flusher: flushes the write-ahead log once for every commit that arrived while the
+/// previous flush ran, then answers their writes.
+fn start_flusher(wal: PathBuf) -> Flusher {
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<Completer>>();
+    let handle = std::thread::Builder::new()
+        .name("scim-sqlite-flush".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut done = first;
+                while let Ok(more) = rx.try_recv() {
+                    done.extend(more);
+                }
+                metrics::counter!("scim_db_flushes_total").increment(1);
+                metrics::gauge!("scim_db_flush_waiters").set(done.len() as f64);
+                let failure = std::fs::File::open(&wal)
+                    .and_then(|f| f.sync_data())
+                    .err()
+                    .map(|e| format!("cannot flush {}: {e}", wal.display()));
+                for c in done {
+                    c(failure.as_deref());
+                }
+            }
+        })
+        .expect("the SQLite flusher thread starts");
+    (tx, handle)
 }
 
 /// Reader connections, each used by one blocking task at a time.
