@@ -39,6 +39,19 @@ when = { department = "Sales" }
 groups = ["sales"]
 "#;
 
+/// A writer that counts the bytes written to it.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0 += b.len();
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn peak_rss_mib() -> f64 {
     status_mib("VmHWM:")
 }
@@ -121,21 +134,35 @@ async fn bench(n: usize) {
     let dir = std::env::temp_dir().join(format!("scim-bench-provision-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("target.db");
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .arg("serve")
-        .arg(if std::env::var_os("BENCH_SQLITE_FILE").is_some() {
-            db.as_os_str()
-        } else {
-            std::ffi::OsStr::new("memory")
-        })
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line.trim().trim_start_matches("listening ").to_string();
+    // BENCH_TARGET_URL: plan against a server filled before (by a run with BENCH_HOLD set, with
+    // the same N) instead of starting and filling one.
+    let reuse = std::env::var("BENCH_TARGET_URL").ok();
+    let mut child = match reuse {
+        Some(_) => None,
+        None => Some(
+            Command::new(std::env::current_exe().unwrap())
+                .arg("serve")
+                .arg(if std::env::var_os("BENCH_SQLITE_FILE").is_some() {
+                    db.as_os_str()
+                } else {
+                    std::ffi::OsStr::new("memory")
+                })
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        ),
+    };
+    let base = match (&reuse, &mut child) {
+        (Some(url), _) => url.clone(),
+        (None, Some(child)) => {
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            line.trim().trim_start_matches("listening ").to_string()
+        }
+        (None, None) => unreachable!(),
+    };
     let client = Client::builder(&base)
         .bearer_token("bench")
         .timeout(Duration::from_secs(300))
@@ -144,7 +171,8 @@ async fn bench(n: usize) {
 
     // Fill the target through /Bulk with the accounts the source describes.
     let t = Instant::now();
-    for chunk in (1..=n).collect::<Vec<_>>().chunks(1000) {
+    let fill = if reuse.is_some() { 0 } else { n };
+    for chunk in (1..=fill).collect::<Vec<_>>().chunks(1000) {
         let ops: Vec<scim_core::BulkOperation> = chunk
             .iter()
             .map(|&i| {
@@ -160,7 +188,14 @@ async fn bench(n: usize) {
         let res = client.bulk(ops, None).await.unwrap();
         assert!(res.iter().all(|r| r.status == 201), "bulk failed");
     }
-    eprintln!("filled the target with {n} users in {:.1?}", t.elapsed());
+    eprintln!("filled the target with {fill} users in {:.1?}", t.elapsed());
+    if std::env::var_os("BENCH_HOLD").is_some() {
+        // For measuring the server by hand (curl): keep it up until this process is killed.
+        eprintln!("holding the filled server at {base} (token: bench)");
+        loop {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    }
 
     // The source: the same people, 1% with a new title.
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -237,7 +272,10 @@ async fn bench(n: usize) {
     );
     let t = Instant::now();
     let table = plan::render_table(&p);
-    let json = serde_json::to_string(&p).unwrap();
+    // The JSON is written out as it is produced (as `scim plan --output json` and `--out FILE`
+    // do), not kept: only its size is counted.
+    let mut json = Counter(0);
+    serde_json::to_writer(std::io::BufWriter::new(&mut json), &p).unwrap();
     let render = t.elapsed();
     let total = total.elapsed();
     println!(
@@ -248,13 +286,15 @@ async fn bench(n: usize) {
     println!(
         "read source {read_source:.2?}, desired state {build_desired:.2?}, read target over HTTP {read_target:.2?}, plan {build_plan:.2?}, render table+JSON ({} + {} bytes) {render:.2?}",
         table.len(),
-        json.len()
+        json.0
     );
     println!(
         "end to end {total:.2?}; peak RSS of the planning process {:.0} MiB (before planning: {rss_before:.0} MiB)",
         peak_rss_mib()
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    if let Some(mut child) = child {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

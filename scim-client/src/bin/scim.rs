@@ -430,14 +430,17 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                 }
             }
             if let Some(path) = out {
-                let v = if plans.len() == 1 {
-                    serde_json::to_value(&plans[0])
-                } else {
-                    serde_json::to_value(&plans)
-                }
-                .map_err(|e| Fail::Error(e.to_string()))?;
-                std::fs::write(path, serde_json::to_string_pretty(&v).unwrap_or_default())
-                    .map_err(|e| Fail::Error(format!("{}: {e}", path.display())))?;
+                // Written as it is serialized: a plan of 100,000 people is tens of megabytes.
+                let write = || -> std::io::Result<()> {
+                    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+                    if plans.len() == 1 {
+                        serde_json::to_writer_pretty(&mut w, &plans[0])?;
+                    } else {
+                        serde_json::to_writer_pretty(&mut w, &plans)?;
+                    }
+                    w.flush()
+                };
+                write().map_err(|e| Fail::Error(format!("{}: {e}", path.display())))?;
                 if g.output != Output::Json {
                     println!(
                         "Saved to {}; apply it with: scim apply {}",
@@ -682,7 +685,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                         .map(|v| v.to_string())
                         .unwrap_or_default()
                 );
-                println!("  attributes: {}", Value::Object(p.user.clone()));
+                println!("  attributes: {}", p.user_text());
                 if let Some(m) = &p.manager {
                     println!("  manager: {m}");
                 }

@@ -118,6 +118,21 @@ impl Client {
         .await
     }
 
+    /// `GET /{endpoint}?…`: one page, as the response body's text, for callers that decode
+    /// pages their own way (the provisioning engine decodes users straight into compact records).
+    pub async fn list_text(&self, endpoint: &str, q: &ListQuery) -> Result<String> {
+        let r = self
+            .send(
+                Method::GET,
+                &format!("{}{}", Self::endpoint(endpoint), q.to_query_string()),
+                None,
+                &[],
+                true,
+            )
+            .await?;
+        Ok(r.body)
+    }
+
     /// `POST /{endpoint}/.search` (RFC 7644 §3.4.3): one page.
     pub async fn search<T: DeserializeOwned>(
         &self,

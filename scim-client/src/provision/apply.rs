@@ -633,7 +633,11 @@ impl Engine {
                 "target": target.name(),
                 "plan_id": p.id,
                 "run_id": run_id,
-                "person": pp.contact.clone().unwrap_or_else(|| json!({"key": pp.key})),
+                "person": pp
+                    .contact
+                    .as_ref()
+                    .and_then(|c| serde_json::to_value(c).ok())
+                    .unwrap_or_else(|| json!({"key": pp.key})),
                 "changes": pp.details,
                 "why": pp.why,
                 "groups": pp.groups,

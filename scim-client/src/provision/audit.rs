@@ -92,7 +92,9 @@ pub fn audit(
         .unwrap_or_default();
     let mut seen_people = BTreeSet::new();
     let mut accounts = Vec::new();
-    for u in &t.users {
+    for tu in &t.users {
+        let map = tu.map();
+        let u = &map;
         let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
         let ext = u.get("externalId").and_then(Value::as_str);
         let person = linked
@@ -254,6 +256,7 @@ pub fn to_table(r: &AuditReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provision::plan::TargetUser;
     use crate::provision::source::parse_csv;
     use serde_json::json;
 
@@ -280,7 +283,7 @@ mod tests {
                 obj(
                     json!({"id": "9", "userName": "zed", "active": true, "roles": [{"value": "admin"}]}),
                 ),
-            ],
+            ].into_iter().map(TargetUser::from).collect(),
             groups: vec![obj(
                 json!({"id": "g", "displayName": "eng", "members": [{"value": "2"}, {"value": "9"}]}),
             )],

@@ -13,6 +13,7 @@ use scim_core::filter::{CompValue, CompareOp, Filter};
 use scim_core::schema::{AttributeDef, AttributeType};
 use scim_core::{Context, JsonMap, PatchPath};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::mapping::{self, FutureJoiners, Mapping};
@@ -251,14 +252,20 @@ pub enum Status {
 }
 
 /// One person as the source describes them.
+///
+/// The managed attributes are kept as JSON text (a JSON map per person would cost kilobytes
+/// each at 100,000 people): [`Person::user`] parses them; `userName` and the e-mail are kept
+/// decoded. Serialized, `user` is the JSON object.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "PersonWire")]
 pub struct Person {
     /// The person's key (`externalId`, or `userName` when the source has no `externalId`).
     pub key: String,
     /// 1-based source row.
     pub row: usize,
-    /// The managed SCIM attributes (canonical names; `active` included).
-    pub user: JsonMap,
+    /// The managed SCIM attributes (canonical names; `active` included), as a JSON object.
+    #[serde(rename = "user")]
+    user_json: Box<RawValue>,
     /// The manager's key.
     pub manager: Option<String>,
     /// Groups, roles and entitlements granted, with reasons.
@@ -272,16 +279,69 @@ pub struct Person {
     /// What rules and scopes test: attribute paths, their last segments, source columns.
     #[serde(skip)]
     pub facts: Facts,
+    #[serde(skip)]
+    user_name: Option<Box<str>>,
+    #[serde(skip)]
+    email: Option<Box<str>>,
+}
+
+/// A person as serialized.
+#[derive(Deserialize)]
+struct PersonWire {
+    key: String,
+    row: usize,
+    user: JsonMap,
+    manager: Option<String>,
+    grants: Vec<Grant>,
+    start_date: Option<NaiveDate>,
+    end_date: Option<NaiveDate>,
+    status: Status,
+}
+
+impl From<PersonWire> for Person {
+    fn from(w: PersonWire) -> Person {
+        let mut p = Person::new(w.key, w.row, &w.user, w.status);
+        p.manager = w.manager;
+        p.grants = w.grants;
+        p.start_date = w.start_date;
+        p.end_date = w.end_date;
+        p
+    }
 }
 
 impl Person {
+    /// A person with these attributes (no manager, grants, dates or facts yet).
+    pub fn new(key: String, row: usize, user: &JsonMap, status: Status) -> Person {
+        let text = serde_json::to_string(user).unwrap_or_else(|_| "{}".into());
+        Person {
+            key,
+            row,
+            user_json: RawValue::from_string(text).expect("a serialized map is valid JSON"),
+            manager: None,
+            grants: Vec::new(),
+            start_date: None,
+            end_date: None,
+            status,
+            facts: Facts::default(),
+            user_name: user.get("userName").and_then(Value::as_str).map(Box::from),
+            email: primary_email(user).map(Box::from),
+        }
+    }
+    /// The managed SCIM attributes (canonical names; `active` included).
+    pub fn user(&self) -> JsonMap {
+        serde_json::from_str(self.user_json.get()).unwrap_or_default()
+    }
+    /// The managed SCIM attributes as JSON text.
+    pub fn user_text(&self) -> &str {
+        self.user_json.get()
+    }
     /// `userName`.
     pub fn user_name(&self) -> Option<&str> {
-        self.user.get("userName").and_then(Value::as_str)
+        self.user_name.as_deref()
     }
     /// The work (or first) e-mail.
     pub fn email(&self) -> Option<&str> {
-        primary_email(&self.user)
+        self.email.as_deref()
     }
     /// Group keys granted.
     pub fn group_keys(&self) -> BTreeSet<&str> {
@@ -311,7 +371,12 @@ impl Person {
 
 /// The work e-mail, else the primary, else the first.
 pub fn primary_email(user: &JsonMap) -> Option<&str> {
-    let emails = scim_core::resource::get_ci(user, "emails")?.as_array()?;
+    primary_email_of(scim_core::resource::get_ci(user, "emails")?)
+}
+
+/// [`primary_email`] of the value of `emails`.
+pub fn primary_email_of(emails: &Value) -> Option<&str> {
+    let emails = emails.as_array()?;
     emails
         .iter()
         .find(|e| e.get("type").and_then(Value::as_str) == Some("work"))
@@ -434,12 +499,12 @@ impl Desired {
         };
         for rec in &snapshot.records {
             match person(rec, &plan) {
-                Ok(p) => {
+                Ok((p, user)) => {
                     for req in &mapping.settings.required {
                         let empty = match special(req) {
                             Some(Special::Manager) => p.manager.is_none(),
                             Some(_) => false,
-                            None => get_path(&p.user, req, &ctx).is_none_or(|v| {
+                            None => get_path(&user, req, &ctx).is_none_or(|v| {
                                 v.is_null() || v == "" || v == &Value::Array(vec![])
                             }),
                         };
@@ -518,7 +583,8 @@ struct RowPlan<'a> {
     ctx: &'a Context<'a>,
 }
 
-fn person(rec: &Record, rp: &RowPlan<'_>) -> Result<Person, (Option<String>, String)> {
+/// The person of a row, and their attributes as a map (for the checks of the build).
+fn person(rec: &Record, rp: &RowPlan<'_>) -> Result<(Person, JsonMap), (Option<String>, String)> {
     let RowPlan {
         specs,
         kinds,
@@ -529,7 +595,7 @@ fn person(rec: &Record, rp: &RowPlan<'_>) -> Result<Person, (Option<String>, Str
         ctx,
     } = *rp;
     let add_fact = |facts: &mut Facts, k: &str, v: &str| {
-        if needed.contains(&k.to_ascii_lowercase()) {
+        if needed.iter().any(|n| n.eq_ignore_ascii_case(k)) {
             facts.add(k, v);
         }
     };
@@ -585,7 +651,7 @@ fn person(rec: &Record, rp: &RowPlan<'_>) -> Result<Person, (Option<String>, Str
             }
         }
     }
-    for (c, v) in &rec.fields {
+    for (c, v) in rec.fields() {
         add_fact(&mut facts, c, v.trim());
     }
     let key = user
@@ -650,17 +716,15 @@ fn person(rec: &Record, rp: &RowPlan<'_>) -> Result<Person, (Option<String>, Str
             }
         }
     }
-    Ok(Person {
-        key,
-        row: rec.row,
-        user,
-        manager,
-        grants,
-        start_date,
-        end_date,
-        status,
-        facts,
-    })
+    let mut p = Person::new(key, rec.row, &user, status);
+    p.manager = manager;
+    grants.shrink_to_fit();
+    p.grants = grants;
+    p.start_date = start_date;
+    p.end_date = end_date;
+    facts.shrink_to_fit();
+    p.facts = facts;
+    Ok((p, user))
 }
 
 /// Computes one attribute's text from a row; `None` when it comes out empty.
@@ -733,7 +797,7 @@ E4,dee,Dee,dee@x.com,false,Sales,,,,,Paris\n";
         assert_eq!(d.people.len(), 4);
         let ada = d.person("E1").unwrap();
         assert_eq!(
-            Value::Object(ada.user.clone()),
+            Value::Object(ada.user()),
             json!({"externalId": "E1", "userName": "ada", "name": {"givenName": "Ada"},
                    "emails": [{"type": "work", "value": "ada@x.com"}], "active": true,
                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Engineering"},
@@ -753,7 +817,7 @@ E4,dee,Dee,dee@x.com,false,Sales,,,,,Paris\n";
             }
         );
         assert!(!bob.provisioned(&m.settings));
-        assert_eq!(bob.user["active"], false);
+        assert_eq!(bob.user()["active"], false);
         assert!(
             matches!(&d.person("E3").unwrap().status, Status::Leaver { reason } if reason.contains("2021-06-30"))
         );
@@ -797,8 +861,8 @@ startDate = { column = "hired", date_format = "%d.%m.%Y" }
         assert_eq!(d.duplicates.get("1"), Some(&vec![1, 3]));
         assert_eq!(d.people.len(), 1, "duplicates are left out");
         let ed = &d.people[0];
-        assert_eq!(ed.user["userName"], "ed.ok@example.com");
-        assert_eq!(ed.user["title"], "Staff");
+        assert_eq!(ed.user()["userName"], "ed.ok@example.com");
+        assert_eq!(ed.user()["title"], "Staff");
         assert_eq!(
             d.empty_required.get("emails[type eq \"work\"].value"),
             Some(&vec![1, 3, 4])

@@ -197,7 +197,7 @@ mod tests {
         );
         let t = TargetSnapshot {
             users: (0..users)
-                .map(|i| json!({"id": format!("u{i}"), "externalId": format!("E{i}"), "userName": format!("n{i}"), "active": true}).as_object().unwrap().clone())
+                .map(|i| json!({"id": format!("u{i}"), "externalId": format!("E{i}"), "userName": format!("n{i}"), "active": true}).as_object().unwrap().clone().into())
                 .collect(),
             groups: vec![],
         };

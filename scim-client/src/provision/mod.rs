@@ -8,6 +8,7 @@
 //! - [`desired`]: what each person should have on a given day (effective dating).
 //! - [`plan`]: matching, the changes (joiners, movers, leavers are all differences), drift,
 //!   stale-plan detection, the readable table.
+//! - [`target`]: what a target holds, read into compact records.
 //! - [`gates`]: safety gates on the source and the plan.
 //! - [`state`]: the SQLite state file: links, durable outbox, runs, snapshots.
 //! - [`apply`]: the engine: plan, apply through the outbox, resume, sync.
@@ -28,6 +29,7 @@ pub mod plan;
 pub mod rules;
 pub mod source;
 pub mod state;
+pub mod target;
 
 /// Why the engine stopped.
 #[derive(Debug, thiserror::Error)]

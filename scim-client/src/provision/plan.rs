@@ -32,122 +32,7 @@ use super::mapping::{DriftPolicy, Mapping, MatchKey, OneOrMany};
 use super::source::sha256_hex;
 use super::state::Link;
 
-/// What a target holds: every user and group, as read.
-#[derive(Debug, Clone, Default)]
-pub struct TargetSnapshot {
-    /// Users.
-    pub users: Vec<JsonMap>,
-    /// Groups (with members, where the target returns them).
-    pub groups: Vec<JsonMap>,
-}
-
-impl TargetSnapshot {
-    /// Reads every user and group through the client. With index paging, the pages after the
-    /// first are fetched four at a time; with cursor paging, one after another. Each resource is
-    /// trimmed as it arrives to what planning reads (no `schemas`, no `groups` back-references,
-    /// `meta` reduced to `version`), which keeps 100,000 users in memory small.
-    pub async fn read(client: &crate::Client) -> Result<TargetSnapshot, crate::Error> {
-        let users = read_all(client, "Users").await?;
-        let groups = read_all(client, "Groups").await?;
-        Ok(TargetSnapshot { users, groups })
-    }
-    /// `Users/<id>` and `Groups/<id>` → version of every object.
-    pub fn versions(&self) -> BTreeMap<String, String> {
-        let mut v = BTreeMap::new();
-        for (ep, list) in [("Users", &self.users), ("Groups", &self.groups)] {
-            for o in list {
-                if let Some(id) = o.get("id").and_then(Value::as_str) {
-                    v.insert(format!("{ep}/{id}"), version_of(o));
-                }
-            }
-        }
-        v
-    }
-}
-
-fn trim(mut o: JsonMap) -> JsonMap {
-    o.remove("schemas");
-    o.remove("groups");
-    if let Some(v) = o.get("meta").and_then(|m| m.get("version")).cloned() {
-        o.insert("meta".into(), json!({ "version": v }));
-    } else {
-        o.remove("meta");
-    }
-    o
-}
-
-async fn read_all(client: &crate::Client, endpoint: &str) -> Result<Vec<JsonMap>, crate::Error> {
-    use futures::{StreamExt, TryStreamExt};
-    let profile = client.profile();
-    if profile.paging() != crate::profile::Paging::Index {
-        return client
-            .list_all::<JsonMap>(endpoint, crate::ListQuery::new())
-            .map_ok(trim)
-            .try_collect()
-            .await;
-    }
-    let count = profile.max_page_size().max(1);
-    let mut q = crate::ListQuery::new().count(count);
-    q.start_index = Some(1);
-    let first: scim_core::ListResponse<JsonMap> = client.list(endpoint, &q).await?;
-    let total = first.total_results;
-    let page = first.resources.len() as u64;
-    let mut out: Vec<JsonMap> = Vec::with_capacity(total as usize);
-    out.extend(first.resources.into_iter().map(trim));
-    if page == 0 || out.len() as u64 >= total {
-        return Ok(out);
-    }
-    // The server may serve fewer than asked per page: step by what it served.
-    let starts: Vec<u64> = (0..)
-        .map(|k| 1 + page + k * page)
-        .take_while(|s| *s <= total)
-        .collect();
-    let mut pages = futures::stream::iter(starts.into_iter().map(|start| {
-        let mut q = crate::ListQuery::new().count(page);
-        q.start_index = Some(start);
-        async move {
-            client
-                .list::<JsonMap>(endpoint, &q)
-                .await
-                .map(|p| (start, p.resources.into_iter().map(trim).collect::<Vec<_>>()))
-        }
-    }))
-    .buffered(4);
-    while let Some(p) = pages.next().await {
-        let (start, items) = p?;
-        if items.is_empty() && (out.len() as u64) < total {
-            return Err(crate::Error::Pagination(format!(
-                "empty page at startIndex {start} before totalResults {total} was reached"
-            )));
-        }
-        out.extend(items);
-    }
-    // Deduplicate by id: a resource created or deleted while reading can shift index pages.
-    let mut seen = HashSet::new();
-    out.retain(|o| {
-        o.get("id")
-            .and_then(Value::as_str)
-            .is_none_or(|id| seen.insert(id.to_string()))
-    });
-    Ok(out)
-}
-
-/// `meta.version`, or a hash of the resource without `meta` when the target keeps no versions.
-pub fn version_of(o: &JsonMap) -> String {
-    if let Some(v) = o
-        .get("meta")
-        .and_then(|m| m.get("version"))
-        .and_then(Value::as_str)
-    {
-        return v.to_string();
-    }
-    let mut c = o.clone();
-    c.remove("meta");
-    format!(
-        "sha256:{}",
-        &sha256_hex(Value::Object(c).to_string().as_bytes())[..16]
-    )
-}
+pub use super::target::{version_of, TargetSnapshot, TargetUser};
 
 /// What happens to leavers in a target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -363,9 +248,29 @@ pub struct PersonPlan {
     /// Groups added (`+eng`) and removed (`-sales`).
     #[serde(default)]
     pub groups: Vec<String>,
-    /// Who to tell: `key`, `userName`, `displayName`, `email`, `manager_email`.
+    /// Who to tell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contact: Option<Value>,
+    pub contact: Option<Contact>,
+}
+
+/// Who to tell about a person's changes (serialized as `key`, `userName`, `displayName`,
+/// `email`, `manager_email`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    /// The person's key.
+    pub key: String,
+    /// `userName`.
+    #[serde(rename = "userName", default)]
+    pub user_name: Option<String>,
+    /// `displayName`, else given and family name.
+    #[serde(rename = "displayName", default)]
+    pub display_name: Option<String>,
+    /// The work (or primary, or first) e-mail.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// The manager's e-mail.
+    #[serde(default)]
+    pub manager_email: Option<String>,
 }
 
 /// A plan for one target.
@@ -442,6 +347,9 @@ impl Plan {
 fn lc(s: &str) -> String {
     s.to_lowercase()
 }
+
+/// A managed attribute: (extension URN, attribute name).
+type ManagedAttr = (Option<String>, String);
 
 /// Where a managed attribute lives: (extension URN, attribute name).
 fn managed_attrs(
@@ -618,25 +526,34 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     let mut notes: Vec<String> = Vec::new();
 
     // Index the target.
-    let mut by_id: HashMap<&str, &JsonMap> = HashMap::new();
-    let mut by_ext: HashMap<&str, &str> = HashMap::new();
-    let mut by_uname: HashMap<String, &str> = HashMap::new();
-    let mut by_email: HashMap<String, &str> = HashMap::new();
+    let mut by_id: HashMap<&str, &TargetUser> = HashMap::with_capacity(target.users.len());
+    let mut by_ext: HashMap<&str, &str> = HashMap::with_capacity(target.users.len());
     for u in &target.users {
-        let Some(id) = u.get("id").and_then(Value::as_str) else {
+        let Some(id) = u.id() else {
             continue;
         };
         by_id.insert(id, u);
-        if let Some(e) = u.get("externalId").and_then(Value::as_str) {
+        if let Some(e) = u.external_id() {
             by_ext.insert(e, id);
         }
-        if let Some(n) = u.get("userName").and_then(Value::as_str) {
-            by_uname.insert(lc(n), id);
-        }
-        if let Some(m) = desired::primary_email(u) {
-            by_email.entry(lc(m)).or_insert(id);
-        }
     }
+    // By lower-cased userName (the last account wins) and e-mail (the first wins): built when a
+    // person is first looked up by them (when everyone matches by externalId, never).
+    let mut by_uname: Option<HashMap<String, &str>> = None;
+    let mut by_email: Option<HashMap<String, &str>> = None;
+    let index_by = |key: fn(&TargetUser) -> Option<&str>, first_wins: bool| {
+        let mut m: HashMap<String, &str> = HashMap::with_capacity(target.users.len());
+        for u in &target.users {
+            if let (Some(id), Some(k)) = (u.id(), key(u)) {
+                if first_wins {
+                    m.entry(lc(k)).or_insert(id);
+                } else {
+                    m.insert(lc(k), id);
+                }
+            }
+        }
+        m
+    };
     let user_links: HashMap<&str, &Link> = links
         .iter()
         .filter(|l| l.kind == "user")
@@ -655,8 +572,9 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         .collect();
 
     // Match people to accounts.
-    let mut claimed: HashSet<&str> = HashSet::new();
-    let mut matched: HashMap<&str, (&str, Option<&'static str>)> = HashMap::new(); // key → (id, how, None = linked)
+    let mut claimed: HashSet<&str> = HashSet::with_capacity(desired.people.len());
+    let mut matched: HashMap<&str, (&str, Option<&'static str>)> =
+        HashMap::with_capacity(desired.people.len()); // key → (id, how, None = linked)
     for p in &desired.people {
         if let Some(l) = user_links.get(p.key.as_str()) {
             if let Some((id, _)) = by_id.get_key_value(l.id.as_str()) {
@@ -680,11 +598,21 @@ pub fn build(input: PlanInput<'_>) -> Plan {
             let (found, how) = match mk {
                 MatchKey::ExternalId => (by_ext.get(p.key.as_str()).copied(), "externalId"),
                 MatchKey::UserName => (
-                    p.user_name().and_then(|n| by_uname.get(&lc(n)).copied()),
+                    p.user_name().and_then(|n| {
+                        by_uname
+                            .get_or_insert_with(|| index_by(TargetUser::user_name, false))
+                            .get(&lc(n))
+                            .copied()
+                    }),
                     "userName",
                 ),
                 MatchKey::Email => (
-                    p.email().and_then(|m| by_email.get(&lc(m)).copied()),
+                    p.email().and_then(|m| {
+                        by_email
+                            .get_or_insert_with(|| index_by(TargetUser::email, true))
+                            .get(&lc(m))
+                            .copied()
+                    }),
                     "email",
                 ),
             };
@@ -706,7 +634,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         }
     }
     // id → key of every account the engine manages (matched now, or linked before).
-    let mut managed_ids: HashMap<&str, &str> = HashMap::new();
+    let mut managed_ids: HashMap<&str, &str> = HashMap::with_capacity(matched.len());
     for (k, (id, _)) in &matched {
         managed_ids.insert(id, k);
     }
@@ -715,6 +643,8 @@ pub fn build(input: PlanInput<'_>) -> Plan {
             managed_ids.entry(id).or_insert(&l.key);
         }
     }
+    // The matching indexes are done with (at 100,000 accounts they weigh megabytes).
+    drop((by_ext, by_uname, by_email, claimed));
     let id_of = |key: &str| -> Option<&str> { matched.get(key).map(|(id, _)| *id) };
 
     let grants_roles = desired.people.iter().any(|p| {
@@ -734,8 +664,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         .iter()
         .any(|m| m.eq_ignore_ascii_case("entitlements"));
     let managed = managed_attrs(desired, grants_roles, grants_ents);
-    let exact_of: HashMap<&(Option<String>, String), bool> =
-        managed.iter().map(|a| (a, case_exact(a))).collect();
+    let exact_of: Vec<bool> = managed.iter().map(case_exact).collect();
     let keys_in_source: HashSet<&str> = desired.people.iter().map(|p| p.key.as_str()).collect();
 
     // Which people get an account here.
@@ -757,6 +686,10 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         d
     };
     let mut creates: Vec<(usize, Change)> = Vec::new();
+    // Links (phase 0) are kept apart from the other changes: on a first plan against a full
+    // target there is one per person, and they come first anyway.
+    let mut links_made: Vec<Change> =
+        Vec::with_capacity(matched.values().filter(|(_, how)| how.is_some()).count());
 
     for p in &desired.people {
         if protected.contains(p.key.as_str()) {
@@ -783,7 +716,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
             },
             None => (None, None),
         };
-        let mut to = p.user.clone();
+        let mut to = p.user();
         if let Some(mid) = &manager_id {
             set_managed(
                 &mut to,
@@ -838,9 +771,9 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                 ));
             }
             (true, Some((id, how))) => {
-                let t = by_id[id];
+                let t = &by_id[id].map();
                 if let Some(how) = how {
-                    changes.push(Change {
+                    links_made.push(Change {
                         kind: ChangeKind::LinkUser,
                         person: Some(p.key.clone()),
                         group: None,
@@ -867,23 +800,25 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                         set_managed(&mut from, a, project_onto(tv, get_managed(&to, a)));
                     }
                 }
-                let mut to_eff = to.clone();
+                // Changes to `to` (the effective target state), made once the comparison is
+                // done: set (`Some`) or remove (`None`) an attribute.
+                let mut edits: Vec<(&ManagedAttr, Option<Value>)> = Vec::new();
                 let mut details = Vec::new();
                 let mut why = Vec::new();
-                for a in &managed {
+                for (ai, a) in managed.iter().enumerate() {
                     if manager_key.is_some() && a.1 == "manager" {
-                        remove_managed(&mut to_eff, a);
+                        edits.push((a, None));
                         continue;
                     }
-                    let fv = get_managed(&from, a).cloned();
-                    let tv = get_managed(&to, a).cloned();
-                    let exact = exact_of[a];
-                    if attr_equal(fv.as_ref(), tv.as_ref(), exact) {
+                    let fv = get_managed(&from, a);
+                    let tv = get_managed(&to, a);
+                    let exact = exact_of[ai];
+                    if attr_equal(fv, tv, exact) {
                         // Equal up to case where the schema says case does not matter: keep
                         // the target's spelling so no update is sent.
                         if fv != tv {
-                            if let Some(v) = &fv {
-                                set_managed(&mut to_eff, a, v.clone());
+                            if let Some(v) = fv {
+                                edits.push((a, Some(v.clone())));
                             }
                         }
                         continue;
@@ -892,8 +827,8 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                     // source still says what it said then.
                     let last = applied.and_then(|m| get_managed(m, a)).cloned();
                     let manual = applied.is_some()
-                        && !attr_equal(fv.as_ref(), last.as_ref(), exact)
-                        && attr_equal(tv.as_ref(), last.as_ref(), exact);
+                        && !attr_equal(fv, last.as_ref(), exact)
+                        && attr_equal(tv, last.as_ref(), exact);
                     if manual {
                         let policy = mapping.drift_policy(&attr_path(a));
                         let action = match policy {
@@ -907,16 +842,16 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                             detail: format!(
                                 "{}: the target has {}, the engine wrote {}",
                                 attr_label(a),
-                                short(fv.as_ref()),
+                                short(fv),
                                 short(last.as_ref())
                             ),
                             action: action.into(),
                         });
                         if policy != DriftPolicy::Enforce {
                             // Keep the target's value: plan nothing for this attribute.
-                            match &fv {
-                                Some(v) => set_managed(&mut to_eff, a, v.clone()),
-                                None => remove_managed(&mut to_eff, a),
+                            match fv {
+                                Some(v) => edits.push((a, Some(v.clone()))),
+                                None => edits.push((a, None)),
                             }
                             continue;
                         }
@@ -929,7 +864,6 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                     if a.1 == "manager" {
                         // Managers by key, not by the target's ids.
                         let old = fv
-                            .as_ref()
                             .and_then(|v| v.get("value"))
                             .and_then(Value::as_str)
                             .map(|id| {
@@ -942,15 +876,22 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                         details.push(format!("manager: {old} → {new}"));
                         continue;
                     }
-                    details.push(format!(
-                        "{}: {} → {}",
-                        attr_label(a),
-                        short(fv.as_ref()),
-                        short(tv.as_ref())
-                    ));
+                    details.push(format!("{}: {} → {}", attr_label(a), short(fv), short(tv)));
                 }
-                let ops = scim_core::diff(&from, &to_eff, &ctx);
-                let target_inactive = t.get("active").and_then(Value::as_bool) == Some(false);
+                let mut to_eff = to;
+                for (a, e) in edits {
+                    match e {
+                        Some(v) => set_managed(&mut to_eff, a, v),
+                        None => remove_managed(&mut to_eff, a),
+                    }
+                }
+                // Equal maps have no difference (most accounts, on most runs).
+                let ops = if from == to_eff {
+                    Vec::new()
+                } else {
+                    scim_core::diff(&from, &to_eff, &ctx)
+                };
+                let target_inactive = by_id[id].active() == Some(false);
                 let becomes_active = to_eff.get("active").and_then(Value::as_bool) == Some(true);
                 if !ops.is_empty() || manager_key.is_some() {
                     let kind = if target_inactive && becomes_active {
@@ -995,7 +936,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
                     Status::Active => "not in this target's scope".into(),
                 };
                 if how.is_some() {
-                    changes.push(Change {
+                    links_made.push(Change {
                         kind: ChangeKind::LinkUser,
                         person: Some(p.key.clone()),
                         group: None,
@@ -1045,7 +986,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     vanished.sort_by(|a, b| a.key.cmp(&b.key));
     for l in vanished {
         if let Some((id, t)) = by_id.get_key_value(l.id.as_str()) {
-            let label = match t.get("userName").and_then(Value::as_str) {
+            let label = match t.user_name() {
                 Some(u) => format!("{} ({u})", l.key),
                 None => l.key.clone(),
             };
@@ -1064,24 +1005,16 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     }
     // Orphans: accounts nobody owns.
     for u in &target.users {
-        let Some(id) = u.get("id").and_then(Value::as_str) else {
+        let Some(id) = u.id() else {
             continue;
         };
         if managed_ids.contains_key(id) {
             continue;
         }
-        let label = u
-            .get("userName")
-            .and_then(Value::as_str)
-            .unwrap_or(id)
-            .to_string();
-        let active = u.get("active").and_then(Value::as_bool) != Some(false);
+        let label = u.user_name().unwrap_or(id).to_string();
+        let active = u.active() != Some(false);
         if options.deprovision_orphans && active {
-            let key = u
-                .get("externalId")
-                .and_then(Value::as_str)
-                .unwrap_or(id)
-                .to_string();
+            let key = u.external_id().unwrap_or(id).to_string();
             deprovision(
                 &mut changes,
                 u,
@@ -1348,20 +1281,37 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     changes.extend(removals);
     changes.extend(additions);
     changes.sort_by_key(|c| c.kind.phase()); // stable: order within a phase is kept
+                                             // The user links go first: before everything else, the group links included (phase 0
+                                             // holds user links in person order, then group links).
+    let changes = {
+        let mut all = links_made;
+        all.reserve_exact(changes.len());
+        all.extend(changes);
+        all
+    };
 
-    let versions = target.versions();
     let managed_users = managed_ids.len();
+    drop((managed_ids, keys_in_source, desired_groups));
+    let versions = target.versions();
     let mut people = person_plans(&changes);
-    let account_of: HashMap<&str, &str> = changes
+    // The account of a person the source no longer has (only they need it).
+    let account_of: HashMap<&str, &str> = if people
         .iter()
-        .filter_map(|c| Some((c.person.as_deref()?, c.id.as_deref()?)))
-        .chain(matched.iter().map(|(k, (id, _))| (*k, *id)))
-        .collect();
+        .all(|pp| person_index.contains_key(pp.key.as_str()))
+    {
+        HashMap::new()
+    } else {
+        changes
+            .iter()
+            .filter_map(|c| Some((c.person.as_deref()?, c.id.as_deref()?)))
+            .chain(matched.iter().map(|(k, (id, _))| (*k, *id)))
+            .collect()
+    };
     for pp in &mut people {
         let p = person_index.get(pp.key.as_str());
         let acct = account_of.get(pp.key.as_str()).and_then(|id| by_id.get(id));
-        let user: Option<&JsonMap> = p.map(|p| &p.user).or(acct.copied());
-        let Some(u) = user else { continue };
+        let user: Option<JsonMap> = p.map(|p| p.user()).or_else(|| acct.map(|t| t.map()));
+        let Some(u) = &user else { continue };
         let s = |k: &str| u.get(k).and_then(Value::as_str).map(str::to_string);
         let display = s("displayName").or_else(|| {
             let n = u.get("name")?;
@@ -1376,29 +1326,37 @@ pub fn build(input: PlanInput<'_>) -> Plan {
             .and_then(|m| person_index.get(m))
             .and_then(|m| m.email())
             .map(str::to_string);
-        pp.contact = Some(json!({
-            "key": pp.key,
-            "userName": s("userName"),
-            "displayName": display,
-            "email": desired::primary_email(u),
-            "manager_email": manager_email,
-        }));
+        pp.contact = Some(Contact {
+            key: pp.key.clone(),
+            user_name: s("userName"),
+            display_name: display,
+            email: desired::primary_email(u).map(str::to_string),
+            manager_email,
+        });
     }
     let mapping_hash = sha256_hex(toml::to_string(mapping).unwrap_or_default().as_bytes());
-    let id = format!(
-        "plan-{}-{}",
-        now.format("%Y%m%dT%H%M%SZ"),
-        &sha256_hex(
-            format!(
-                "{}{}{}{}",
-                source.hash,
-                mapping_hash,
-                serde_json::to_string(&versions).unwrap_or_default(),
-                now.timestamp_nanos_opt().unwrap_or_default()
-            )
-            .as_bytes()
-        )[..8]
-    );
+    // SHA-256 of source hash, mapping hash, the versions as JSON and the time, fed to the hash
+    // as they are written (the versions of 100,000 accounts are megabytes of JSON).
+    let digest = {
+        use sha2::Digest;
+        struct Feed(sha2::Sha256);
+        impl std::io::Write for Feed {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.update(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut h = Feed(sha2::Sha256::new());
+        h.0.update(source.hash.as_bytes());
+        h.0.update(mapping_hash.as_bytes());
+        let _ = serde_json::to_writer(&mut h, &versions);
+        h.0.update(now.timestamp_nanos_opt().unwrap_or_default().to_string());
+        super::source::hex(&h.0.finalize())
+    };
+    let id = format!("plan-{}-{}", now.format("%Y%m%dT%H%M%SZ"), &digest[..8]);
     for pr in &desired.problems {
         notes.push(format!(
             "row {}{}: skipped: {}",
@@ -1451,26 +1409,44 @@ fn attr_path(a: &(Option<String>, String)) -> String {
 /// case-insensitive for the strings of attributes that are not `caseExact` (`userName`,
 /// e-mails), so a target that changes case does not cause an update on every run.
 fn attr_equal(a: Option<&Value>, b: Option<&Value>, case_exact: bool) -> bool {
-    fn fold(v: &Value) -> Value {
-        match v {
-            Value::String(s) => Value::String(s.to_lowercase()),
-            Value::Array(a) => Value::Array(a.iter().map(fold).collect()),
-            Value::Object(o) => {
-                Value::Object(o.iter().map(|(k, v)| (k.clone(), fold(v))).collect())
-            }
-            other => other.clone(),
+    // Compares as if both sides were first folded to lower case (without copying them).
+    let eq = |x: &Value, y: &Value| {
+        if case_exact {
+            x == y
+        } else {
+            eq_folded(x, y)
         }
-    }
-    let (a, b) = if case_exact {
-        (a.cloned(), b.cloned())
-    } else {
-        (a.map(fold), b.map(fold))
     };
-    match (&a, &b) {
+    match (a, b) {
         (Some(Value::Array(x)), Some(Value::Array(y))) => {
-            x.len() == y.len() && x.iter().all(|e| y.contains(e))
+            x.len() == y.len() && x.iter().all(|e| y.iter().any(|f| eq(e, f)))
         }
         (None, Some(Value::Array(y))) | (Some(Value::Array(y)), None) => y.is_empty(),
+        (Some(x), Some(y)) => eq(x, y),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// `fold(a) == fold(b)`, where `fold` lower-cases every string (not the keys).
+fn eq_folded(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => {
+            x == y
+                || if x.is_ascii() && y.is_ascii() {
+                    x.eq_ignore_ascii_case(y)
+                } else {
+                    x.to_lowercase() == y.to_lowercase()
+                }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(e, f)| eq_folded(e, f))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| eq_folded(v, w)))
+        }
         _ => a == b,
     }
 }
@@ -1514,7 +1490,7 @@ fn push_members(
 #[allow(clippy::too_many_arguments)]
 fn deprovision(
     changes: &mut Vec<Change>,
-    t: &JsonMap,
+    t: &TargetUser,
     id: &str,
     key: &str,
     label: &str,
@@ -1523,7 +1499,7 @@ fn deprovision(
     options: &PlanOptions,
     now: DateTime<Utc>,
 ) {
-    let active = t.get("active").and_then(Value::as_bool) != Some(false);
+    let active = t.active() != Some(false);
     let grace_over = options.delete_after_days.is_some_and(|days| {
         link.and_then(|l| l.deactivated_at)
             .is_some_and(|at| now - at >= chrono::Duration::days(days))
@@ -1561,10 +1537,40 @@ fn deprovision(
     });
 }
 
-/// Per person: their changes, membership changes included.
+/// Per person: their changes, membership changes included. A person whose only change is a
+/// link is left out (also when the link comes with membership changes: the link starts the
+/// person's entry, and membership changes do not add an action to it).
 fn person_plans(changes: &[Change]) -> Vec<PersonPlan> {
+    // People with a change of their own besides links keep their entry; those with links only
+    // would have an entry that is left out in the end: it is never built (at 100,000 linked
+    // people on a first plan, building them all cost more memory than anything else here).
+    let acting: HashSet<&str> = changes
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.kind,
+                ChangeKind::CreateUser
+                    | ChangeKind::UpdateUser
+                    | ChangeKind::ReactivateUser
+                    | ChangeKind::DeactivateUser
+                    | ChangeKind::DeleteUser
+            )
+        })
+        .filter_map(|c| c.person.as_deref())
+        .collect();
+    let linked_only: HashSet<&str> = changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::LinkUser)
+        .filter_map(|c| c.person.as_deref())
+        .filter(|k| !acting.contains(k))
+        .collect();
     let mut by: BTreeMap<String, PersonPlan> = BTreeMap::new();
     for c in changes {
+        if c.kind == ChangeKind::LinkUser
+            && c.person.as_deref().is_some_and(|k| linked_only.contains(k))
+        {
+            continue;
+        }
         let action = match c.kind {
             ChangeKind::LinkUser => "link",
             ChangeKind::CreateUser => "create",
@@ -1580,6 +1586,9 @@ fn person_plans(changes: &[Change]) -> Vec<PersonPlan> {
                 };
                 let g = c.label.trim_start_matches("group ");
                 for m in &c.members {
+                    if linked_only.contains(m.key.as_str()) {
+                        continue;
+                    }
                     if let Some(pp) = by.get_mut(&m.key) {
                         pp.details.push(format!("groups {sign}{g}"));
                         pp.groups.push(format!("{sign}{g}"));
@@ -1830,7 +1839,7 @@ mod tests {
                     json!({"id": "u3", "externalId": "E3", "userName": "cy", "title": "Dev", "active": true, ent: {"department": "Sales", "manager": {"value": "u1"}}}),
                 ),
                 obj(json!({"id": "u9", "userName": "stranger", "active": true})),
-            ],
+            ].into_iter().map(TargetUser::from).collect(),
             groups: vec![obj(
                 json!({"id": "g1", "displayName": "eng", "members": [{"value": "u1"}, {"value": "u9"}]}),
             )],
@@ -1912,7 +1921,9 @@ mod tests {
         // Stale: any change in the target.
         assert!(stale_reasons(&p, &target).is_empty());
         let mut t2 = target.clone();
-        t2.users[0].insert("meta".into(), json!({"version": "W/\"2\""}));
+        let mut u0 = t2.users[0].map();
+        u0.insert("meta".into(), json!({"version": "W/\"2\""}));
+        t2.users[0] = u0.into();
         t2.users.pop();
         let r = stale_reasons(&p, &t2);
         assert_eq!(r.len(), 2, "{r:?}");
@@ -1928,7 +1939,7 @@ mod tests {
                     json!({"id": "u1", "externalId": "E1", "userName": "ada", "title": "Chief", "nickName": "Z", "active": true}),
                 ),
                 obj(json!({"id": "u2", "externalId": "E2", "userName": "bob", "active": true})),
-            ],
+            ].into_iter().map(TargetUser::from).collect(),
             groups: vec![],
         };
         let links = vec![
@@ -1982,7 +1993,10 @@ mod tests {
             users: vec![
                 obj(json!({"id": "u3", "externalId": "E3", "userName": "cy", "active": false})),
                 obj(json!({"id": "u4", "externalId": "E4", "userName": "dee", "active": false})),
-            ],
+            ]
+            .into_iter()
+            .map(TargetUser::from)
+            .collect(),
             groups: vec![],
         };
         let days_ago = |n: i64| Some(chrono::Utc::now() - chrono::Duration::days(n));

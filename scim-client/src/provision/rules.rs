@@ -6,8 +6,6 @@
 //! compared case-insensitively, `*` a wildcard, a list means any of). Explicit `groups` from the
 //! source add to what the rules grant. Every grant keeps its reason for `scim explain`.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use super::mapping::{glob_eq, Mapping};
@@ -35,20 +33,72 @@ pub enum GrantKind {
     Entitlement,
 }
 
-/// A person's facts: key → value (keys compared case-insensitively).
+/// A person's facts: key → value (keys compared case-insensitively). Kept in one string with
+/// the ends of its keys and values: a person has a handful of facts, and the engine holds one
+/// set per person.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Facts(pub BTreeMap<String, String>);
+pub struct Facts {
+    /// Key, value, key, value, … (keys in lower case), one after another.
+    text: String,
+    /// End of each key and value in `text`.
+    ends: Vec<u32>,
+}
 
 impl Facts {
     /// Adds a fact, keeping the first value for a key.
     pub fn add(&mut self, key: &str, value: &str) {
-        self.0
-            .entry(key.to_ascii_lowercase())
-            .or_insert_with(|| value.to_string());
+        if self.get(key).is_none() && self.text.len() + key.len() + value.len() <= u32::MAX as usize
+        {
+            self.text.push_str(&key.to_ascii_lowercase());
+            self.ends.push(self.text.len() as u32);
+            self.text.push_str(value);
+            self.ends.push(self.text.len() as u32);
+        }
+    }
+    /// Sets a fact, replacing its value.
+    pub fn set(&mut self, key: &str, value: &str) {
+        let kept: Vec<(String, String)> = self
+            .iter()
+            .map(|(k, v)| {
+                let v = if k.eq_ignore_ascii_case(key) {
+                    value
+                } else {
+                    v
+                };
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        let had = kept.iter().any(|(k, _)| k.eq_ignore_ascii_case(key));
+        *self = Facts::default();
+        for (k, v) in &kept {
+            self.add(k, v);
+        }
+        if !had {
+            self.add(key, value);
+        }
     }
     /// The value of a fact.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(&key.to_ascii_lowercase()).map(String::as_str)
+        self.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    }
+    /// Every fact (keys in lower case), in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.ends.chunks_exact(2).scan(0usize, move |start, e| {
+            let (k, v) = (e[0] as usize, e[1] as usize);
+            let pair = (
+                self.text.get(*start..k).unwrap_or_default(),
+                self.text.get(k..v).unwrap_or_default(),
+            );
+            *start = v;
+            Some(pair)
+        })
+    }
+    /// Releases spare capacity (the engine holds one set per person).
+    pub fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
     }
 }
 
@@ -95,6 +145,7 @@ pub fn evaluate(mapping: &Mapping, facts: &Facts) -> Vec<Grant> {
             });
         }
     }
+    out.shrink_to_fit();
     out
 }
 
@@ -144,7 +195,7 @@ entitlements = ["wifi"]
             .any(|g| g.kind == GrantKind::Entitlement && g.reason == "rule all (everyone)"));
         // Another location: the managers rule does not hold.
         let mut f2 = f.clone();
-        f2.0.insert("location".into(), "Rome".into());
+        f2.set("location", "Rome");
         assert!(!evaluate(&m, &f2).iter().any(|g| g.value == "managers"));
         // A missing fact never matches a non-empty value.
         assert_eq!(

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -13,22 +14,70 @@ use sha2::{Digest, Sha256};
 use super::ProvisionError;
 
 /// One row of a source: column → value, plus its 1-based data row number (for messages that
-/// name the person's line).
+/// name the person's line). The column names are shared by the rows that have the same
+/// columns, and the values of a row are kept in one string: 100,000 rows stay small.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     /// 1-based data row (the header is not counted).
     pub row: usize,
-    /// Column → value, empty strings for empty cells.
-    pub fields: BTreeMap<String, String>,
+    columns: Arc<[String]>,
+    text: Box<str>,
+    /// End of each value in `text`.
+    ends: Box<[u32]>,
 }
 
 impl Record {
+    /// A row of `(column, value)` pairs (empty strings for empty cells).
+    pub fn new<'a>(row: usize, fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> Record {
+        let (columns, values): (Vec<String>, Vec<&str>) =
+            fields.into_iter().map(|(c, v)| (c.to_string(), v)).unzip();
+        Record::with_columns(row, columns.into(), &values)
+    }
+
+    /// A row with shared column names; `values[i]` is the value of `columns[i]` (missing values
+    /// are empty). Values too long for the compact form (4 GiB in all) are cut short.
+    pub fn with_columns(row: usize, columns: Arc<[String]>, values: &[&str]) -> Record {
+        let mut text = String::with_capacity(values.iter().map(|v| v.len()).sum());
+        let mut ends = Vec::with_capacity(columns.len());
+        for i in 0..columns.len() {
+            let v = values.get(i).copied().unwrap_or_default();
+            if text.len() + v.len() <= u32::MAX as usize {
+                text.push_str(v);
+            }
+            ends.push(text.len() as u32);
+        }
+        Record {
+            row,
+            columns,
+            text: text.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
+        }
+    }
+
+    fn value(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.text
+            .get(start..self.ends[i] as usize)
+            .unwrap_or_default()
+    }
+
+    /// The raw value of a column (`Some("")` for an empty cell; `None` when the row lacks it).
+    pub fn field(&self, column: &str) -> Option<&str> {
+        let i = self.columns.iter().position(|c| c == column)?;
+        Some(self.value(i))
+    }
+
+    /// Every column with its raw value, in column order.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), self.value(i)))
+    }
+
     /// The value of a column, trimmed; `None` when absent or empty.
     pub fn get(&self, column: &str) -> Option<&str> {
-        self.fields
-            .get(column)
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
+        self.field(column).map(str::trim).filter(|s| !s.is_empty())
     }
 }
 
@@ -113,17 +162,20 @@ pub fn parse_csv(bytes: &[u8], origin: &str) -> Result<Snapshot, ProvisionError>
             )));
         }
     }
+    let shared: Arc<[String]> = columns.clone().into();
     let mut records = Vec::new();
-    for (i, row) in rdr.records().enumerate() {
-        let row =
-            row.map_err(|e| ProvisionError::Source(format!("{origin}: row {}: {e}", i + 1)))?;
-        let fields = columns
-            .iter()
-            .cloned()
-            .zip(row.iter().map(str::to_string))
-            .collect();
-        records.push(Record { row: i + 1, fields });
+    let mut row = csv::StringRecord::new();
+    for i in 0.. {
+        let more = rdr
+            .read_record(&mut row)
+            .map_err(|e| ProvisionError::Source(format!("{origin}: row {}: {e}", i + 1)))?;
+        if !more {
+            break;
+        }
+        let values: Vec<&str> = row.iter().collect();
+        records.push(Record::with_columns(i + 1, shared.clone(), &values));
     }
+    records.shrink_to_fit();
     Ok(Snapshot {
         origin: origin.to_string(),
         columns,
@@ -161,6 +213,7 @@ pub fn parse_json_lines(bytes: &[u8], origin: &str) -> Result<Snapshot, Provisio
     let mut records = Vec::new();
     let mut columns: Vec<String> = Vec::new();
     let mut known = std::collections::HashSet::new();
+    let mut column_sets = std::collections::HashMap::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -180,10 +233,7 @@ pub fn parse_json_lines(bytes: &[u8], origin: &str) -> Result<Snapshot, Provisio
                 columns.push(k.clone());
             }
         }
-        records.push(Record {
-            row: records.len() + 1,
-            fields,
-        });
+        records.push(shared_record(records.len() + 1, &fields, &mut column_sets));
     }
     Ok(Snapshot {
         origin: origin.to_string(),
@@ -191,6 +241,25 @@ pub fn parse_json_lines(bytes: &[u8], origin: &str) -> Result<Snapshot, Provisio
         records,
         hash: sha256_hex(bytes),
     })
+}
+
+/// A record of `fields`, sharing the column names with earlier rows that have the same ones.
+fn shared_record(
+    row: usize,
+    fields: &BTreeMap<String, String>,
+    sets: &mut std::collections::HashMap<Vec<String>, Arc<[String]>>,
+) -> Record {
+    let names: Vec<String> = fields.keys().cloned().collect();
+    let columns = match sets.get(&names) {
+        Some(c) => c.clone(),
+        None => {
+            let c: Arc<[String]> = names.clone().into();
+            sets.insert(names, c.clone());
+            c
+        }
+    };
+    let values: Vec<&str> = fields.values().map(String::as_str).collect();
+    Record::with_columns(row, columns, &values)
 }
 
 fn flatten(prefix: Option<&str>, v: &Value, out: &mut BTreeMap<String, String>) {
@@ -277,6 +346,7 @@ pub fn snapshot_from_scim_users(users: &[Value], origin: &str) -> Snapshot {
         .collect();
     let mut columns: Vec<String> = Vec::new();
     let mut records = Vec::new();
+    let mut column_sets = std::collections::HashMap::new();
     for u in users {
         let mut f = BTreeMap::new();
         let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
@@ -329,10 +399,7 @@ pub fn snapshot_from_scim_users(users: &[Value], origin: &str) -> Snapshot {
         if columns.is_empty() {
             columns = f.keys().cloned().collect();
         }
-        records.push(Record {
-            row: records.len() + 1,
-            fields: f,
-        });
+        records.push(shared_record(records.len() + 1, &f, &mut column_sets));
     }
     let hash = sha256_hex(serde_json::to_string(users).unwrap_or_default().as_bytes());
     Snapshot {
