@@ -8,6 +8,8 @@
 #   bash scripts/bench-load.sh                 # SQLite, 10,000 users
 #   USERS=100000 bash scripts/bench-load.sh
 #   DB=postgres://postgres@127.0.0.1/bench bash scripts/bench-load.sh
+#   GROUP_SIZES="10 10000 1000000" USERS=1000000 bash scripts/bench-load.sh
+#   BULK=0 DURATION=4s bash scripts/bench-load.sh   # no /Bulk import at the end, shorter runs
 #
 # Needs cargo, curl, python3 and wrk (apt-get install wrk; installed here when missing).
 # Everything listens on 127.0.0.1 and is stopped on exit. Not part of `cargo test`.
@@ -29,7 +31,7 @@ TOK=bench-token
 OURS=127.0.0.1:18091 CEIL=127.0.0.1:18092 PYS=127.0.0.1:18093
 DB_URL=${DB:-sqlite://$W/scim.db}
 if [[ $DB_URL == postgres* ]]; then
-  psql "$DB_URL" -qc 'DROP TABLE IF EXISTS scim_index, scim_counts, scim_store_state, scim_members, scim_resources, scim_tokens, _sqlx_migrations CASCADE' >/dev/null
+  psql "$DB_URL" -qc 'DROP TABLE IF EXISTS scim_audit, scim_index, scim_counts, scim_store_state, scim_members, scim_resources, scim_tokens, _sqlx_migrations CASCADE' >/dev/null
 fi
 "$BIN/scim-server" --listen $OURS --database-url "$DB_URL" --token $TOK >"$W/server.log" 2>&1 &
 SERVER_PID=$!; PIDS+=($SERVER_PID)
@@ -44,10 +46,11 @@ if [ -x "$PY" ]; then
 fi
 
 # Seed: users through /Bulk (1,000 operations a request).
-seed() { # base, count, prefix
-  python3 - "$1" "$2" "$3" "$TOK" <<'PYEOF'
+seed() { # base, count, prefix[, file to write the new ids to]
+  python3 - "$1" "$2" "$3" "$TOK" "${4:-}" <<'PYEOF'
 import json, sys, urllib.request
-base, n, prefix, tok = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+base, n, prefix, tok, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+ids = open(out, "w") if out else None
 for start in range(0, n, 1000):
     ops = [{"method": "POST", "path": "/Users", "bulkId": f"b{i}", "data": {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -58,11 +61,15 @@ for start in range(0, n, 1000):
         for i in range(start, min(n, start + 1000))]
     body = json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops}).encode()
     req = urllib.request.Request(base + "/Bulk", body, {"Authorization": "Bearer " + tok, "Content-Type": "application/scim+json"})
-    urllib.request.urlopen(req).read()
+    resp = json.loads(urllib.request.urlopen(req).read())
+    if ids:
+        for r in resp["Operations"]:
+            if r.get("location"):
+                ids.write(r["location"].rsplit("/", 1)[1] + "\n")
 PYEOF
 }
 T0=$(date +%s.%N)
-seed "http://$OURS/scim/v2" "$USERS" u
+seed "http://$OURS/scim/v2" "$USERS" u "$W/all-ids"
 T1=$(date +%s.%N)
 echo "seeded $USERS users through /Bulk in $(python3 -c "print(round($T1-$T0,1))") s"
 if [[ $DB_URL == postgres* ]]; then
@@ -79,12 +86,47 @@ ids_of() { # base -> file of ids (first 1000)
 ids_of "http://$OURS/scim/v2" "$W/ids-ours"
 [ -n "$PY_BASE" ] && ids_of "$PY_BASE" "$W/ids-py"
 
+# Users for the DELETE scenario (each deleted once), and one group per size in GROUP_SIZES
+# for the member scenarios (members are the first seeded users).
+DEL_USERS=${DEL_USERS:-30000}
+seed "http://$OURS/scim/v2" "$DEL_USERS" del "$W/del-ids"
+GROUP_SIZES=${GROUP_SIZES:-10 10000}
+declare -A GID
+for size in $GROUP_SIZES; do
+  [ "$size" -gt "$USERS" ] && { echo "skipping the $size-member group: only $USERS users" >&2; continue; }
+  T2=$(date +%s.%N)
+  GID[$size]=$(python3 - "http://$OURS/scim/v2" "$TOK" "$size" "$W/all-ids" <<'PYEOF'
+import json, sys, urllib.request
+base, tok, size, idfile = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+h = {"Authorization": "Bearer " + tok, "Content-Type": "application/scim+json"}
+def call(method, url, body):
+    req = urllib.request.Request(url, json.dumps(body).encode(), h, method=method)
+    return json.loads(urllib.request.urlopen(req).read() or b"{}")
+g = call("POST", base + "/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": f"g{size}"})
+ids = []
+with open(idfile) as f:
+    for line in f:
+        ids.append(line.strip())
+        if len(ids) == size:
+            break
+for i in range(0, len(ids), 1000):
+    call("PATCH", base + "/Groups/" + g["id"] + "?excludedAttributes=members", {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "add", "path": "members", "value": [{"value": v} for v in ids[i:i + 1000]]}]})
+print(g["id"])
+PYEOF
+)
+  echo "group of $size members built in $(python3 -c "print(round($(date +%s.%N)-$T2,1))") s"
+done
+
 # One wrk Lua script per scenario: {base} is the server's base path, {ids} its id file.
 lua() { # name method path-template body-template
   cat >"$W/$1.lua" <<LUAEOF
 local ids, n, counter = {}, 0, 0
+local dels, nd = {}, 0
 init = function(args) math.randomseed(os.time() * 100 + (thread_id or 0)) end
 for line in io.lines("IDS") do n = n + 1; ids[n] = line end
+for line in io.lines("DELIDS") do nd = nd + 1; dels[nd] = line end
 local started = 0
 -- thread_id is a global of each thread's own Lua state, set from the main state.
 setup = function(thread) started = started + 1; thread:set("thread_id", started) end
@@ -95,8 +137,10 @@ request = function()
   counter = counter + 1
   local i = math.random(0, $USERS - 1)
   local id = ids[math.random(1, n)]
+  -- {del}: each id of the DELETE list once (threads take turns), then the first again.
+  local del = dels[((counter - 1) * $THREADS + (thread_id or 1) - 1) % math.max(nd, 1) + 1] or ""
   local function fill(t)
-    return (t:gsub("{i}", tostring(i)):gsub("{id}", id):gsub("{tid}", tostring(thread_id or 0)):gsub("{n}", tostring(counter)))
+    return (t:gsub("{i}", tostring(i)):gsub("{id}", id):gsub("{del}", del):gsub("{tid}", tostring(thread_id or 0)):gsub("{n}", tostring(counter)))
   end
   local path = fill([[$3]])
   local body = fill([[$4]])
@@ -114,9 +158,12 @@ lua list_deep GET '/Users?startIndex={i}&count=100' ''
 lua post POST '/Users' '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"new-{tid}-{n}-{i}@example.com","active":true}'
 lua patch PATCH '/Users/{id}' '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"T{n}"}]}'
 lua put PUT '/Users/{id}' '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"put-{id}@example.com","title":"P{n}","active":true}'
+lua delete DELETE '/Users/{del}' ''
+# One member added and removed again in one PATCH: the group keeps its size.
+lua member PATCH '/Groups/GID?excludedAttributes=members' '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"{id}"}]},{"op":"remove","path":"members[value eq \"{id}\"]"}]}'
 
-run_wrk() { # lua-file base ids -> "req/s p50 p99"
-  sed -e "s#IDS#$3#" -e "s#BASE#$2#" "$W/$1.lua" >"$W/run.lua"
+run_wrk() { # lua-file base ids host [group id] -> "req/s p50 p99 non-2xx"
+  sed -e "s#DELIDS#$W/del-ids#" -e "s#IDS#$3#" -e "s#BASE#$2#" -e "s#GID#${5:-}#" "$W/$1.lua" >"$W/run.lua"
   local out; out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$W/run.lua" "http://${4}" 2>&1)
   local rps p50 p99 non2xx
   rps=$(echo "$out" | awk '/Requests\/sec/ {print int($2)}')
@@ -134,20 +181,27 @@ sample_body() { # scenario -> writes a real response body of ours for the ceilin
     filter_complex) curl -s -H "Authorization: Bearer $TOK" "http://$OURS/scim/v2/Users?filter=title%20eq%20%22Analyst%22%20and%20name.givenName%20co%20%22ven1%22&count=10" ;;
     list_first|list_deep) curl -s -H "Authorization: Bearer $TOK" "http://$OURS/scim/v2/Users?count=100" ;;
     post) curl -s -H "Authorization: Bearer $TOK" "http://$OURS/scim/v2/Users/$id" ;;
+    delete) : ;;
+    member*) curl -s -H "Authorization: Bearer $TOK" "http://$OURS/scim/v2/Groups/${GID[${1#member}]}?excludedAttributes=members" ;;
   esac >"$W/body.json"
 }
 
 printf '%-18s %12s %9s %9s %12s %7s %12s %7s\n' scenario ours p50 p99 ceiling ratio scim2-server ratio
-for s in get_id filter_username filter_externalid filter_complex list_first list_deep post patch put; do
+SCENARIOS="get_id filter_username filter_externalid filter_complex list_first list_deep post patch put delete"
+for size in $GROUP_SIZES; do [ -n "${GID[$size]:-}" ] && SCENARIOS="$SCENARIOS member$size"; done
+for s in $SCENARIOS; do
+  lf=$s; gid=""
+  case $s in member*) lf=member; gid=${GID[${s#member}]} ;; esac
   sample_body "$s"
   "$BIN/examples/bench_ceiling" $CEIL "$W/body.json" >/dev/null 2>&1 & CPID=$!
   wait_up "http://$CEIL/"
-  read -r c_rps _ _ _ < <(run_wrk "$s" "" "$W/ids-ours" $CEIL)
+  read -r c_rps _ _ _ < <(run_wrk "$lf" "" "$W/ids-ours" $CEIL "$gid")
   kill $CPID; wait $CPID 2>/dev/null || true
-  read -r o_rps o50 o99 o_bad < <(run_wrk "$s" /scim/v2 "$W/ids-ours" $OURS)
+  read -r o_rps o50 o99 o_bad < <(run_wrk "$lf" /scim/v2 "$W/ids-ours" $OURS "$gid")
   p_rps="-"; p_ratio="-"
-  if [ -n "$PY_BASE" ]; then
-    read -r p_rps _ _ _ < <(run_wrk "$s" "${PY_BASE#http://$PYS}" "$W/ids-py" $PYS)
+  # scim2-server: the same scenarios, except those that need its own deletable users and groups.
+  if [ -n "$PY_BASE" ] && [ "$s" != delete ] && [ -z "$gid" ]; then
+    read -r p_rps _ _ _ < <(run_wrk "$lf" "${PY_BASE#http://$PYS}" "$W/ids-py" $PYS)
     p_ratio=$(python3 -c "print(f'{$o_rps/max($p_rps,1):.1f}x')")
   fi
   ratio=$(python3 -c "print(f'{$o_rps/max($c_rps,1):.2f}')")
@@ -155,5 +209,48 @@ for s in get_id filter_username filter_externalid filter_complex list_first list
   [ "$o_bad" != "0" ] && printf '  (%s non-2xx)' "$o_bad"
   echo
 done
+
+# Paging through every user to the end, one client: cursors (RFC 9865) and startIndex.
+walk() { # base mode -> "users seconds"
+  python3 - "$1" "$TOK" "$2" <<'PYEOF'
+import json, sys, time, urllib.request
+base, tok, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+h = {"Authorization": "Bearer " + tok}
+t, n, cursor, start = time.time(), 0, "", 1
+while True:
+    q = f"cursor={cursor}" if mode == "cursor" else f"startIndex={start}"
+    body = json.loads(urllib.request.urlopen(urllib.request.Request(f"{base}/Users?count=100&{q}", None, h)).read())
+    got = len(body.get("Resources", []))
+    n += got
+    start += got
+    cursor = body.get("nextCursor")
+    if got == 0 or (mode == "cursor" and not cursor) or (mode == "index" and start > body["totalResults"]):
+        break
+print(n, round(time.time() - t, 2))
+PYEOF
+}
+read -r n_c t_c < <(walk "http://$OURS/scim/v2" cursor)
+read -r n_i t_i < <(walk "http://$OURS/scim/v2" index)
+echo "paging to the end by 100: cursor $n_c users in $t_c s; startIndex $n_i users in $t_i s"
+
+# GET of the largest group with its members, and the server's memory around it.
+for size in $GROUP_SIZES; do :; done
+if [ -n "${GID[${size:-0}]:-}" ]; then
+  rss0=$(awk '/VmRSS/ {print $2}' /proc/$SERVER_PID/status)
+  T3=$(date +%s.%N)
+  bytes=$(curl -s -H "Authorization: Bearer $TOK" "http://$OURS/scim/v2/Groups/${GID[$size]}" | wc -c)
+  T4=$(date +%s.%N)
+  rss1=$(awk '/VmRSS/ {print $2}' /proc/$SERVER_PID/status)
+  echo "GET of the $size-member group: $bytes bytes in $(python3 -c "print(round($T4-$T3,2))") s; server RSS $((rss0/1024)) MB before, $((rss1/1024)) MB after"
+fi
+
+# /Bulk import into the same server (1,000 operations a request).
+BULK=${BULK:-100000}
+if [ "$BULK" -gt 0 ]; then
+  T5=$(date +%s.%N)
+  seed "http://$OURS/scim/v2" "$BULK" imp
+  T6=$(date +%s.%N)
+  echo "/Bulk import of $BULK users: $(python3 -c "print(round($T6-$T5,1))") s"
+fi
 echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$SERVER_PID/status)"
 echo "machine: $(nproc) cores, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -173,6 +173,14 @@ pub struct SchemaRegistry {
     schemas: Vec<Arc<Schema>>,
     by_id: HashMap<String, usize>,
     resource_types: Vec<ResourceType>,
+    /// See [`SchemaRegistry::revision`].
+    revision: u64,
+}
+
+/// A process-wide source of registry revisions.
+fn next_revision() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl Default for SchemaRegistry {
@@ -202,7 +210,15 @@ impl SchemaRegistry {
             schemas: Vec::new(),
             by_id: HashMap::new(),
             resource_types: Vec::new(),
+            revision: next_revision(),
         }
+    }
+
+    /// A number that identifies this registry's content within the process: a new registry
+    /// and every change get a value never used before (a clone keeps its original's). Caches of
+    /// values derived from the schemas can key on it.
+    pub fn revision(&self) -> u64 {
+        self.revision
     }
 
     /// A shared registry with the built-ins, created once.
@@ -214,6 +230,7 @@ impl SchemaRegistry {
     /// Adds (or replaces) a schema after checking it.
     pub fn add_schema(&mut self, schema: Schema) -> Result<(), ScimError> {
         schema.check()?;
+        self.revision = next_revision();
         let key = schema.id.to_ascii_lowercase();
         match self.by_id.get(&key) {
             Some(&i) => self.schemas[i] = Arc::new(schema),
@@ -232,6 +249,7 @@ impl SchemaRegistry {
 
     /// Adds (or replaces, by name) a resource type; its schemas must already be registered.
     pub fn add_resource_type(&mut self, rt: ResourceType) -> Result<(), ScimError> {
+        self.revision = next_revision();
         for uri in std::iter::once(&rt.schema).chain(rt.schema_extensions.iter().map(|e| &e.schema))
         {
             if self.schema(uri).is_none() {

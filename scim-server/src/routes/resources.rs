@@ -784,7 +784,7 @@ pub async fn replace(
             Box::new(|existing| {
                 let mut old = existing.data.clone();
                 old.insert("id".into(), Value::String(existing.id.clone()));
-                let resource = scim_core::prepare_replace(body, &old, &ctx, &compat)
+                let resource = scim_core::prepare_replace(body.clone(), &old, &ctx, &compat)
                     .map_err(StoreError::Invalid)?;
                 let mut data = resource.into_map();
                 data.shift_remove("id");
@@ -1055,9 +1055,15 @@ pub async fn patch(
                 groups: false,
             },
             Box::new(|current| {
-                let (data, member_changes) =
-                    plan_patch(&ctx, &compat, current, &data_ops, changes, needs_members)
-                        .map_err(|e| StoreError::Invalid(e.error))?;
+                let (data, member_changes) = plan_patch(
+                    &ctx,
+                    &compat,
+                    current,
+                    &data_ops,
+                    changes.clone(),
+                    needs_members,
+                )
+                .map_err(|e| StoreError::Invalid(e.error))?;
                 Ok(Update {
                     expected_version: expected,
                     data,

@@ -33,7 +33,35 @@ pub struct Body {
 /// The key of the resource type's rendering rules: stored bodies with another key are ignored.
 /// It covers what rendering depends on: the resource type's schemas and extensions, and each
 /// attribute's name (and so the canonical order), type, multiplicity and `returned`.
+///
+/// Computed once per registry revision and resource type (it is on every read's path).
 pub fn body_key(ctx: &Context<'_>) -> String {
+    type Cache = std::sync::RwLock<std::collections::HashMap<(u64, String), String>>;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    // Only a resource type that is the registry's own is cached under the registry's revision.
+    let own = ctx
+        .registry
+        .resource_type(&ctx.resource_type.name)
+        .is_some_and(|rt| std::ptr::eq(rt, ctx.resource_type));
+    if !own {
+        return compute_body_key(ctx);
+    }
+    let cache = CACHE.get_or_init(Default::default);
+    let k = (ctx.registry.revision(), ctx.resource_type.name.clone());
+    if let Some(v) = cache.read().ok().and_then(|c| c.get(&k).cloned()) {
+        return v;
+    }
+    let v = compute_body_key(ctx);
+    if let Ok(mut c) = cache.write() {
+        if c.len() > 1024 {
+            c.clear();
+        }
+        c.insert(k, v.clone());
+    }
+    v
+}
+
+fn compute_body_key(ctx: &Context<'_>) -> String {
     fn attrs(h: &mut Sha256, list: &[scim_core::schema::AttributeDef]) {
         for a in list {
             h.update(

@@ -1,4 +1,7 @@
-//! Storage: the [`Store`] trait and its SQL implementation for SQLite and PostgreSQL.
+//! Storage: the [`Store`] trait and its SQL implementations: native SQLite ([`sqlite`],
+//! rusqlite with a writer thread and group commit) and PostgreSQL ([`sqlx_store`], sqlx),
+//! behind one [`SqlStore`] chosen by the database URL. Both share the schema, the statements'
+//! shapes and the filter translation ([`sql`]).
 //!
 //! The trait receives parsed filters, sort keys and pages and must apply them itself (never
 //! filter after loading), so `totalResults` is always right. Group members are rows in their own
@@ -8,15 +11,16 @@
 mod group_commit;
 pub use group_commit::defer_durability;
 pub mod body;
+mod facade;
 pub mod index;
 pub mod sql;
-mod sqlx_store;
+pub mod sqlite;
+pub mod sqlx_store;
+pub use facade::SqlStore;
 
 use async_trait::async_trait;
 use scim_core::filter::Filter;
 use scim_core::{AttrPath, Context, JsonMap, ScimError, SortOrder};
-
-pub use sqlx_store::SqlStore;
 
 /// A group's members, page by page (see [`Store::get_streaming`]).
 pub type MemberPages = std::pin::Pin<
@@ -204,7 +208,9 @@ pub struct Update {
 }
 
 /// Decides a change from the current resource (see [`Store::modify`]).
-pub type ModifyFn<'a> = Box<dyn FnOnce(&StoredResource) -> Result<Update, StoreError> + Send + 'a>;
+/// It may be called more than once: a store that decides optimistically calls it again when
+/// the resource changed between its read and its write.
+pub type ModifyFn<'a> = Box<dyn FnMut(&StoredResource) -> Result<Update, StoreError> + Send + 'a>;
 
 /// Storage for SCIM resources, scoped by tenant.
 #[async_trait]
@@ -266,7 +272,7 @@ pub trait Store: Send + Sync + 'static {
                 ctx,
                 id,
                 Load::default(),
-                Box::new(move |_| Ok(change)),
+                Box::new(move |_| Ok(change.clone())),
             )
             .await?;
         Ok(after)

@@ -1358,3 +1358,98 @@ fn op_symbol(op: CompareOp) -> &'static str {
         CompareOp::Co | CompareOp::Sw | CompareOp::Ew => "=",
     }
 }
+
+/// The select list of a page: with the current body key, rows whose stored body is current
+/// come without their data (it is neither transferred nor decoded, see [`super::body`]).
+pub fn page_columns(dialect: Dialect, p: &mut Params, key: Option<&str>) -> String {
+    let data = data_column(dialect);
+    let data = match key {
+        Some(k) => format!(
+            "CASE WHEN r.body_key = {} AND r.body IS NOT NULL THEN NULL ELSE {data} END",
+            p.text(k)
+        ),
+        None => data.to_string(),
+    };
+    format!(
+        "r.id, {data} AS data, r.version, r.created, r.last_modified, \
+         r.body_schemas, r.body, r.body_key"
+    )
+}
+
+/// The `data` column as text.
+pub fn data_column(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "r.data",
+        Dialect::Postgres => "r.data::text",
+    }
+}
+
+/// The `WHERE` condition of a query: tenant, resource type, the translated filter and, with
+/// `with_after`, the keyset bound.
+pub fn where_clause(
+    tr: &mut Translator<'_, '_>,
+    tenant: &str,
+    ctx: &Context<'_>,
+    q: &super::Query,
+    with_after: bool,
+) -> Result<String, super::StoreError> {
+    let t = tr.params.text(tenant);
+    let rt = tr.params.text(ctx.resource_type.name.clone());
+    let mut w = format!("r.tenant = {t} AND r.resource_type = {rt}");
+    if let Some(f) = &q.filter {
+        w.push_str(" AND ");
+        w.push_str(&tr.filter(f).map_err(super::StoreError::Invalid)?);
+    }
+    if let Some(after) = q.after_id.as_ref().filter(|_| with_after) {
+        let a = tr.params.text(after.clone());
+        w.push_str(&format!(" AND r.id > {a}"));
+    }
+    Ok(w)
+}
+
+/// The statement that reads one page of a query, with the select list built by `columns`
+/// (which may bind parameters; placeholders are numbered, so their place in the text does not
+/// matter).
+pub fn page_statement(
+    dialect: Dialect,
+    tenant: &str,
+    ctx: &Context<'_>,
+    q: &super::Query,
+    columns: impl FnOnce(&mut Params) -> String,
+) -> Result<(String, Params), super::StoreError> {
+    let mut tr = Translator::new(ctx, dialect)
+        .with_base(&q.base_url)
+        .with_tenant(tenant);
+    let w = where_clause(&mut tr, tenant, ctx, q, true)?;
+    let order = tr
+        .order_by(q.sort_by.as_ref(), q.sort_order)
+        .map_err(super::StoreError::Invalid)?;
+    let columns = columns(&mut tr.params);
+    let lim = tr
+        .params
+        .push(SqlValue::Int(q.limit.min(i64::MAX as u64) as i64));
+    let off = tr
+        .params
+        .push(SqlValue::Int(q.offset.min(i64::MAX as u64) as i64));
+    let sql = format!(
+        "SELECT {columns} FROM scim_resources r WHERE {w} ORDER BY {order} LIMIT {lim} OFFSET {off}"
+    );
+    Ok((sql, tr.params))
+}
+
+/// The statement counting a filtered query's matches.
+pub fn count_statement(
+    dialect: Dialect,
+    tenant: &str,
+    ctx: &Context<'_>,
+    q: &super::Query,
+) -> Result<(String, Params), super::StoreError> {
+    let mut tr = Translator::new(ctx, dialect)
+        .with_base(&q.base_url)
+        .with_tenant(tenant);
+    let w = where_clause(&mut tr, tenant, ctx, q, false)?;
+    Ok((
+        format!("SELECT COUNT(*) AS n FROM scim_resources r WHERE {w}"),
+        tr.params,
+    ))
+}

@@ -1,4 +1,5 @@
-//! The SQL store for SQLite and PostgreSQL, on sqlx's `Any` driver.
+//! The PostgreSQL store, on sqlx's `Any` driver (it also opens SQLite; the server uses the
+//! native SQLite store, [`super::sqlite`], for SQLite URLs).
 //!
 //! One implementation serves both databases: statements differ only where the [`Dialect`]
 //! says so (placeholders, `jsonb` casts, JSON functions in the translated filters). Migrations
@@ -21,7 +22,7 @@ use serde_json::Value;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
-use super::sql::{timestamp_text, Dialect, Params, SqlValue, Translator};
+use super::sql::{timestamp_text, Dialect, Params, SqlValue};
 use super::{
     GroupRef, Load, MemberChange, MemberRow, ModifyFn, NewToken, Query, Store, StoreError,
     StoredResource, TokenInfo, Update,
@@ -44,7 +45,7 @@ fn token_info(r: &AnyRow) -> Result<TokenInfo, StoreError> {
     })
 }
 
-static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+pub(super) static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 /// Members per page of a streamed group (see `Store::get_streaming`).
@@ -68,7 +69,7 @@ const INDEX_READY: &str = "index_v1";
 
 /// The SQL store.
 #[derive(Debug, Clone)]
-pub struct SqlStore {
+pub struct SqlxStore {
     dialect: Dialect,
     read: AnyPool,
     write: AnyPool,
@@ -92,17 +93,17 @@ fn bind_all<'q>(
     q
 }
 
-impl SqlStore {
+impl SqlxStore {
     /// Streams groups' members in pages of `n` rows (default 5,000): smaller pages use less
     /// memory per response and more statements.
-    pub fn with_member_page(mut self, n: usize) -> SqlStore {
+    pub fn with_member_page(mut self, n: usize) -> SqlxStore {
         self.member_page = n.max(1);
         self
     }
 
     /// Connects to `url` (`sqlite://PATH`, `sqlite::memory:`, `postgres://…`), applies the
     /// migrations and returns the store.
-    pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+    pub async fn connect(url: &str) -> Result<SqlxStore, StoreError> {
         sqlx::any::install_default_drivers();
         if url.starts_with("sqlite:") {
             let memory = url.contains(":memory:") || url.contains("mode=memory");
@@ -160,7 +161,7 @@ impl SqlStore {
                     format!("{file}-wal").into(),
                 ))
             };
-            let store = SqlStore {
+            let store = SqlxStore {
                 dialect: Dialect::Sqlite,
                 read,
                 write,
@@ -189,7 +190,7 @@ impl SqlStore {
                 .run(&pool)
                 .await
                 .map_err(|e| StoreError::Backend(e.to_string()))?;
-            let store = SqlStore {
+            let store = SqlxStore {
                 dialect: Dialect::Postgres,
                 read: pool.clone(),
                 write: pool,
@@ -232,10 +233,7 @@ impl SqlStore {
     }
 
     fn data_select(&self) -> &'static str {
-        match self.dialect {
-            Dialect::Sqlite => "r.data",
-            Dialect::Postgres => "r.data::text",
-        }
+        super::sql::data_column(self.dialect)
     }
 
     fn json_param(&self, params: &mut Params, data: &JsonMap) -> String {
@@ -766,21 +764,8 @@ impl SqlStore {
         q: &Query,
         key: Option<&str>,
     ) -> Result<(String, Params), StoreError> {
-        let data = self.data_select();
-        let key = key.map(str::to_string);
-        self.page_sql_with(tenant, ctx, q, move |p: &mut Params| {
-            let data = match key {
-                Some(k) => format!(
-                    "CASE WHEN r.body_key = {} AND r.body IS NOT NULL THEN NULL ELSE {data} END",
-                    p.text(k)
-                ),
-                None => data.to_string(),
-            };
-            format!(
-                "r.id, {data} AS data, r.version, r.created, r.last_modified, \
-                 r.body_schemas, r.body, r.body_key"
-            )
-        })
+        let d = self.dialect;
+        super::sql::page_statement(d, tenant, ctx, q, |p| super::sql::page_columns(d, p, key))
     }
 
     /// [`Self::page_sql`] selecting `columns`.
@@ -791,59 +776,7 @@ impl SqlStore {
         q: &Query,
         columns: &str,
     ) -> Result<(String, Params), StoreError> {
-        let columns = columns.to_string();
-        self.page_sql_with(tenant, ctx, q, move |_: &mut Params| columns)
-    }
-
-    /// The page statement, with the select list built by `columns` (which may bind parameters;
-    /// placeholders are numbered, so their place in the text does not matter).
-    fn page_sql_with(
-        &self,
-        tenant: &str,
-        ctx: &Context<'_>,
-        q: &Query,
-        columns: impl FnOnce(&mut Params) -> String,
-    ) -> Result<(String, Params), StoreError> {
-        let mut tr = Translator::new(ctx, self.dialect)
-            .with_base(&q.base_url)
-            .with_tenant(tenant);
-        let w = self.where_clause(&mut tr, tenant, ctx, q, true)?;
-        let order = tr
-            .order_by(q.sort_by.as_ref(), q.sort_order)
-            .map_err(StoreError::Invalid)?;
-        let columns = columns(&mut tr.params);
-        let lim = tr
-            .params
-            .push(SqlValue::Int(q.limit.min(i64::MAX as u64) as i64));
-        let off = tr
-            .params
-            .push(SqlValue::Int(q.offset.min(i64::MAX as u64) as i64));
-        let sql = format!(
-            "SELECT {columns} FROM scim_resources r WHERE {w} ORDER BY {order} LIMIT {lim} OFFSET {off}"
-        );
-        Ok((sql, tr.params))
-    }
-
-    fn where_clause(
-        &self,
-        tr: &mut Translator<'_, '_>,
-        tenant: &str,
-        ctx: &Context<'_>,
-        q: &Query,
-        with_after: bool,
-    ) -> Result<String, StoreError> {
-        let t = tr.params.text(tenant);
-        let rt = tr.params.text(ctx.resource_type.name.clone());
-        let mut w = format!("r.tenant = {t} AND r.resource_type = {rt}");
-        if let Some(f) = &q.filter {
-            w.push_str(" AND ");
-            w.push_str(&tr.filter(f).map_err(StoreError::Invalid)?);
-        }
-        if let Some(after) = q.after_id.as_ref().filter(|_| with_after) {
-            let a = tr.params.text(after.clone());
-            w.push_str(&format!(" AND r.id > {a}"));
-        }
-        Ok(w)
+        super::sql::page_statement(self.dialect, tenant, ctx, q, |_| columns.to_string())
     }
 
     /// One resource with its stored rendered form (used when it is current, see [`super::body`]).
@@ -897,7 +830,7 @@ impl SqlStore {
 
 /// The folded userName used for the uniqueness index (RFC 7643 §4.1.1: userName is unique and
 /// not case-exact).
-fn user_name_key(ctx: &Context<'_>, data: &JsonMap) -> Option<String> {
+pub(super) fn user_name_key(ctx: &Context<'_>, data: &JsonMap) -> Option<String> {
     if ctx.resource_type.name != "User" {
         return None;
     }
@@ -906,13 +839,16 @@ fn user_name_key(ctx: &Context<'_>, data: &JsonMap) -> Option<String> {
         .map(|u| scim_core::filter::fold(u, false).into_owned())
 }
 
-fn display_name(data: &JsonMap) -> Option<String> {
+pub(super) fn display_name(data: &JsonMap) -> Option<String> {
     data.get("displayName")
         .and_then(Value::as_str)
         .map(str::to_string)
 }
 
-fn uniqueness(ctx: &Context<'_>, data: &JsonMap) -> impl FnOnce(StoreError) -> StoreError {
+pub(super) fn uniqueness(
+    ctx: &Context<'_>,
+    data: &JsonMap,
+) -> impl FnOnce(StoreError) -> StoreError {
     let name = data
         .get("userName")
         .and_then(Value::as_str)
@@ -928,7 +864,7 @@ fn uniqueness(ctx: &Context<'_>, data: &JsonMap) -> impl FnOnce(StoreError) -> S
 }
 
 #[async_trait]
-impl Store for SqlStore {
+impl Store for SqlxStore {
     async fn create(
         &self,
         tenant: &str,
@@ -1074,7 +1010,7 @@ impl Store for SqlStore {
         ctx: &Context<'_>,
         id: &str,
         load_current: Load,
-        f: ModifyFn<'_>,
+        mut f: ModifyFn<'_>,
     ) -> Result<(StoredResource, StoredResource), StoreError> {
         let mut tx = self.write.begin().await?;
         // Read and lock the row: PostgreSQL row lock; SQLite has a single writer connection.
@@ -1350,12 +1286,8 @@ impl Store for SqlStore {
                     None => 0,
                 }
             } else {
-                let mut tr = Translator::new(ctx, self.dialect)
-                    .with_base(&q.base_url)
-                    .with_tenant(tenant);
-                let w = self.where_clause(&mut tr, tenant, ctx, q, false)?;
-                let sql = format!("SELECT COUNT(*) AS n FROM scim_resources r WHERE {w}");
-                let row = bind_all(sqlx::query(&sql), &tr.params.values)
+                let (sql, params) = super::sql::count_statement(self.dialect, tenant, ctx, q)?;
+                let row = bind_all(sqlx::query(&sql), &params.values)
                     .fetch_one(&self.read)
                     .await?;
                 row.try_get::<i64, _>("n")? as u64
