@@ -48,10 +48,19 @@ const MAX_RETRIES: usize = 64;
 /// Marks in `scim_store_state` that the index holds every stored resource.
 const INDEX_READY: &str = "index_v1";
 
+/// Per-resource locks of [`SqliteStore::modify`]: (tenant, resource type, id) → lock.
+type Locks =
+    Arc<std::sync::Mutex<std::collections::HashMap<(String, String, String), ResourceLock>>>;
+type ResourceLock = Arc<tokio::sync::Mutex<()>>;
+
 /// The native SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     writer: Writer,
+    /// Changes of one resource in this process are decided one at a time: each decides from
+    /// the state the previous one committed, instead of retrying after a version conflict
+    /// (32 concurrent member changes of one group would otherwise retry each other out).
+    locks: Locks,
     /// Reader connections; `None` for an in-memory database (everything runs on the writer).
     readers: Option<Arc<Readers>>,
     member_page: usize,
@@ -261,6 +270,7 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Backend(format!("opening the database failed: {e}")))??;
         Ok(SqliteStore {
+            locks: Locks::default(),
             writer: Writer::start(writer_conn, wal),
             readers,
             member_page: 5000,
@@ -334,12 +344,44 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
+        self.write_releasing(f, None).await
+    }
+
+    /// Takes the lock of one resource; the returned release frees it (and forgets it when no
+    /// one else waits).
+    async fn lock(&self, key: (String, String, String)) -> pool::Release {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+            locks.entry(key.clone()).or_default().clone()
+        };
+        let guard = lock.clone().lock_owned().await;
+        let locks = self.locks.clone();
+        Box::new(move || {
+            drop(guard);
+            let mut locks = locks.lock().unwrap_or_else(|e| e.into_inner());
+            // The map's and this closure's handles: nobody else holds or waits for it.
+            if Arc::strong_count(&lock) <= 2 {
+                locks.remove(&key);
+            }
+        })
+    }
+
+    /// [`Self::write`] with a release run at the commit (see [`Writer::write_releasing`]).
+    async fn write_releasing<R, F>(
+        &self,
+        f: F,
+        release: Option<pool::Release>,
+    ) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
         let d = if super::group_commit::is_deferred() {
             Durability::Committed
         } else {
             Durability::Flushed
         };
-        self.writer.write(d, f).await
+        self.writer.write_releasing(d, f, release).await
     }
 
     /// Refreshes the planner's statistics (`ANALYZE`).
@@ -448,8 +490,23 @@ impl Store for SqliteStore {
     ) -> Result<(StoredResource, StoredResource), StoreError> {
         // Optimistic: decide from a snapshot, apply only if the resource is still at that
         // version (checked by the writer, which is the only one that writes), else decide again.
+        let key = (
+            tenant.to_string(),
+            ctx.resource_type.name.clone(),
+            id.to_string(),
+        );
         for _ in 0..MAX_RETRIES {
-            let before = self.get(tenant, ctx, id, load_current).await?;
+            let release = self.lock(key.clone()).await;
+            let before = match self.get(tenant, ctx, id, load_current).await {
+                Ok(b) => b,
+                Err(e) => {
+                    release();
+                    return Err(e);
+                }
+            };
+            // Released when this function returns early, or by the writer after the commit.
+            let mut release = Some(release);
+            let guard = ReleaseOnDrop(&mut release);
             let Update {
                 expected_version,
                 data,
@@ -485,7 +542,10 @@ impl Store for SqliteStore {
                 audit: AuditEntry::now("update", attrs),
                 load,
             };
-            let res = self.write(move |c| ops::apply(c, change)).await;
+            let release = guard.take();
+            let res = self
+                .write_releasing(move |c| ops::apply(c, change), release)
+                .await;
             let res = match (&data, res) {
                 (Some(d), Err(e)) => Err(super::sqlx_store::uniqueness(ctx, d)(e)),
                 (_, r) => r,
@@ -873,6 +933,23 @@ impl Store for SqliteStore {
 
     async fn sync(&self) -> Result<(), StoreError> {
         self.writer.write(Durability::Flushed, |_| Ok(())).await
+    }
+}
+
+/// Runs a pending release when dropped (an early return); [`ReleaseOnDrop::take`] hands it on.
+struct ReleaseOnDrop<'a>(&'a mut Option<pool::Release>);
+
+impl ReleaseOnDrop<'_> {
+    fn take(self) -> Option<pool::Release> {
+        self.0.take()
+    }
+}
+
+impl Drop for ReleaseOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(r) = self.0.take() {
+            r();
+        }
     }
 }
 

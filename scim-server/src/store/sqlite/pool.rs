@@ -60,8 +60,11 @@ type WriteJob = Box<dyn FnOnce(Result<&Connection, &str>) -> (bool, Completer) +
 /// A read run on the writer's connection (in-memory databases).
 type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 
+/// Run once the transaction holding a write has ended (committed or rolled back).
+pub type Release = Box<dyn FnOnce() + Send>;
+
 enum Job {
-    Write(WriteJob, Durability),
+    Write(WriteJob, Durability, Option<Release>),
     Read(ReadJob),
     /// Close the connection and end the thread, then answer.
     Stop(oneshot::Sender<()>),
@@ -96,6 +99,21 @@ impl Writer {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
+        self.write_releasing(durability, f, None).await
+    }
+
+    /// [`Writer::write`]; `release` runs as soon as the transaction holding the write has
+    /// committed (before the flush), so that what it guards is held no longer than needed.
+    pub async fn write_releasing<R, F>(
+        &self,
+        durability: Durability,
+        f: F,
+        release: Option<Release>,
+    ) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel::<Result<R, StoreError>>();
         let job: WriteJob = Box::new(move |conn| {
             let r = match conn {
@@ -115,7 +133,7 @@ impl Writer {
         self.pending
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.tx
-            .send(Job::Write(job, durability))
+            .send(Job::Write(job, durability, release))
             .map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))?;
         rx.await
             .map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))?
@@ -164,6 +182,7 @@ fn writer_loop(
     let mut open = false;
     let mut in_tx = 0usize;
     let mut waiting: Vec<Completer> = Vec::new();
+    let mut releases: Vec<Release> = Vec::new();
     let mut flush = false;
     loop {
         let first = if open {
@@ -204,8 +223,9 @@ fn writer_loop(
                 Job::Read(f) if stop.is_none() => f(&conn),
                 // Dropped unanswered after a stop: the caller sees "the writer has stopped".
                 Job::Read(_) => {}
-                Job::Write(f, durability) => {
+                Job::Write(f, durability, release) => {
                     pending.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                    releases.extend(release);
                     if let Err(e) = &begun {
                         let (_, c) = f(Err(e));
                         c(None);
@@ -249,6 +269,9 @@ fn writer_loop(
             }
             open = false;
             in_tx = 0;
+            for r in releases.drain(..) {
+                r();
+            }
             let done = std::mem::take(&mut waiting);
             match (&flusher, std::mem::take(&mut flush) && failure.is_none()) {
                 // Answered by the flusher after a flush that starts after this commit; the
@@ -268,6 +291,10 @@ fn writer_loop(
             }
         }
         if !open {
+            // Writes that could not start (no transaction) release at once.
+            for r in releases.drain(..) {
+                r();
+            }
             if let Some(ack) = stop.take() {
                 drop(conn);
                 stop_flusher(flusher);
@@ -278,6 +305,9 @@ fn writer_loop(
     }
     if open {
         let _ = conn.execute_batch("COMMIT");
+    }
+    for r in releases {
+        r();
     }
     for c in waiting {
         c(None);
