@@ -568,6 +568,15 @@ async fn user_page(client: &crate::Client, q: &crate::ListQuery) -> Result<UserP
     decode_page(&text)
 }
 
+/// The `startIndex` of every page after the first, made as they are requested (a target that
+/// claims an absurd `totalResults` meets an empty page and a pagination error, not a list of
+/// billions of page numbers).
+fn page_starts(page: u64, total: u64) -> impl Iterator<Item = u64> {
+    (0u64..)
+        .map_while(move |k| k.checked_mul(page)?.checked_add(page.checked_add(1)?))
+        .take_while(move |s| *s <= total)
+}
+
 /// Every user, decoded page by page into [`TargetUser`]s (see [`TargetSnapshot::read`]).
 async fn read_users(client: &crate::Client) -> Result<Vec<TargetUser>, crate::Error> {
     use futures::StreamExt;
@@ -606,11 +615,7 @@ async fn read_users(client: &crate::Client) -> Result<Vec<TargetUser>, crate::Er
         return Ok(out);
     }
     // The server may serve fewer than asked per page: step by what it served.
-    let starts: Vec<u64> = (0..)
-        .map(|k| 1 + page + k * page)
-        .take_while(|s| *s <= total)
-        .collect();
-    let mut pages = futures::stream::iter(starts.into_iter().map(|start| {
+    let mut pages = futures::stream::iter(page_starts(page, total).map(|start| {
         let mut q = crate::ListQuery::new().count(page);
         q.start_index = Some(start);
         async move { user_page(client, &q).await.map(|p| (start, p.users)) }
@@ -653,11 +658,7 @@ async fn read_all(client: &crate::Client, endpoint: &str) -> Result<Vec<JsonMap>
     if page == 0 || out.len() as u64 >= total {
         return Ok(out);
     }
-    let starts: Vec<u64> = (0..)
-        .map(|k| 1 + page + k * page)
-        .take_while(|s| *s <= total)
-        .collect();
-    let mut pages = futures::stream::iter(starts.into_iter().map(|start| {
+    let mut pages = futures::stream::iter(page_starts(page, total).map(|start| {
         let mut q = crate::ListQuery::new().count(page);
         q.start_index = Some(start);
         async move {
@@ -747,6 +748,17 @@ mod tests {
         );
         assert_eq!(u.map()["userName"], "b\\c");
         assert_eq!(TargetUser::from_map(&u.map()).user_name(), Some("b\\c"));
+    }
+
+    #[test]
+    fn page_starts_step_by_the_page_and_stop() {
+        assert_eq!(
+            page_starts(1000, 3500).collect::<Vec<_>>(),
+            [1001, 2001, 3001]
+        );
+        assert_eq!(page_starts(1000, 1000).count(), 0);
+        assert_eq!(page_starts(u64::MAX, u64::MAX).count(), 0);
+        assert_eq!(page_starts(1, u64::MAX).take(2).collect::<Vec<_>>(), [2, 3]);
     }
 
     #[test]
