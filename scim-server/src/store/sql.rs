@@ -158,21 +158,72 @@ fn id_eq(f: &Filter) -> Option<&str> {
     }
 }
 
-/// The number of comparisons in a filter.
-fn leaves(f: &Filter) -> usize {
-    let mut n = 0;
+/// The operands of a chain of `or` (the parser builds it as a left-deep tree), iteratively.
+fn or_operands(f: &Filter) -> Vec<&Filter> {
+    let mut operands = Vec::new();
     let mut stack = vec![f];
-    while let Some(x) = stack.pop() {
-        match x {
-            Filter::And(a, b) | Filter::Or(a, b) => {
-                stack.push(a);
+    while let Some(n) = stack.pop() {
+        match n {
+            Filter::Or(a, b) => {
                 stack.push(b);
+                stack.push(a);
             }
-            Filter::Not(a) => stack.push(a),
-            _ => n += 1,
+            other => operands.push(other),
         }
     }
-    n
+    operands
+}
+
+/// A value filter's condition with its comparisons' paths made absolute
+/// (`emails[value eq "x" and type eq "work"]` → `emails.value eq "x" and emails.type eq
+/// "work"`), for finding a seek: the seek of the result finds every resource the value filter
+/// matches (and maybe more; the condition still decides). An `and` keeps its liftable side.
+fn lift(outer: &AttrPath, f: &Filter, depth: usize) -> Option<Filter> {
+    if depth > MAX_SQL_DEPTH {
+        return None;
+    }
+    match f {
+        Filter::Compare { path, op, value } if path.urn.is_none() && path.sub.is_none() => {
+            Some(Filter::Compare {
+                path: AttrPath {
+                    urn: outer.urn.clone(),
+                    name: outer.name.clone(),
+                    sub: Some(path.name.clone()),
+                },
+                op: *op,
+                value: value.clone(),
+            })
+        }
+        Filter::And(a, b) => match (lift(outer, a, depth + 1), lift(outer, b, depth + 1)) {
+            (Some(a), Some(b)) => Some(Filter::And(Box::new(a), Box::new(b))),
+            (Some(x), None) | (None, Some(x)) => Some(x),
+            (None, None) => None,
+        },
+        Filter::Or(..) => {
+            let mut lifted = or_operands(f)
+                .into_iter()
+                .map(|o| lift(outer, o, depth + 1))
+                .collect::<Option<Vec<_>>>()?
+                .into_iter();
+            let first = lifted.next()?;
+            Some(lifted.fold(first, |acc, o| Filter::Or(Box::new(acc), Box::new(o))))
+        }
+        _ => None,
+    }
+}
+
+/// The union of seeks. SQLite allows 500 terms in one compound `SELECT`: longer unions are
+/// made of unions of at most [`MAX_UNION`] seeks each.
+fn union_of(seeks: Vec<String>) -> String {
+    if seeks.len() <= MAX_UNION {
+        return seeks.join(" UNION ");
+    }
+    seeks
+        .chunks(MAX_UNION)
+        .enumerate()
+        .map(|(i, c)| format!("SELECT * FROM ({}) AS seeks{i}", c.join(" UNION ")))
+        .collect::<Vec<_>>()
+        .join(" UNION ")
 }
 
 /// A comparison an index seek answers.
@@ -252,7 +303,6 @@ impl<'a, 'c> Translator<'a, 'c> {
             && !matches!(f, Filter::Compare { .. })
             && self.has_or(f)
             && !cond.starts_with("r.id IN (")
-            && leaves(f) <= MAX_UNION
         {
             if let Some(sub) = self.seek_of(f, 0) {
                 return Ok(format!("({} AND {cond})", self.id_in(&sub)));
@@ -261,12 +311,14 @@ impl<'a, 'c> Translator<'a, 'c> {
         Ok(cond)
     }
 
+    /// Whether `f` has an `or` or a value filter at its top (under `and`s only): their
+    /// translations are no seek by themselves.
     fn has_or(&self, f: &Filter) -> bool {
         // (A chain of `id eq` became one `r.id IN (…)` list already.)
         let mut stack = vec![f];
         while let Some(n) = stack.pop() {
             match n {
-                Filter::Or(..) => return true,
+                Filter::Or(..) | Filter::ValuePath { .. } => return true,
                 Filter::And(a, b) => {
                     stack.push(a);
                     stack.push(b);
@@ -713,6 +765,10 @@ impl<'a, 'c> Translator<'a, 'c> {
     ) -> Option<(String, IndexCmp, bool)> {
         use super::index;
         self.tenant.as_ref()?;
+        // Members and a user's groups are rows, not data: never in the index.
+        if self.row_kind(r).is_some() {
+            return None;
+        }
         let Some((op, CompValue::String(lit))) = cmp else {
             return None;
         };
@@ -898,13 +954,23 @@ impl<'a, 'c> Translator<'a, 'c> {
                     None
                 }
             }
-            Filter::Or(a, b) => {
-                if !(self.seekable(a, depth + 1) && self.seekable(b, depth + 1)) {
+            Filter::Or(..) => {
+                let operands = or_operands(f);
+                if !operands.iter().all(|o| self.seekable(o, depth + 1)) {
                     return None;
                 }
-                let a = self.seek_of(a, depth + 1)?;
-                let b = self.seek_of(b, depth + 1)?;
-                Some(format!("{a} UNION {b}"))
+                let seeks = operands
+                    .into_iter()
+                    .map(|o| self.seek_of(o, depth + 1))
+                    .collect::<Option<Vec<_>>>()?;
+                Some(union_of(seeks))
+            }
+            Filter::ValuePath { path, filter } => {
+                let lifted = lift(path, filter, depth + 1)?;
+                if !self.seekable(&lifted, depth + 1) {
+                    return None;
+                }
+                self.seek_of(&lifted, depth + 1)
             }
             _ => None,
         }
@@ -946,7 +1012,12 @@ impl<'a, 'c> Translator<'a, 'c> {
                 self.row_target(&r, cmp).is_some() || self.index_target(&r, cmp).is_some()
             }
             Filter::And(a, b) => self.seekable(a, depth + 1) || self.seekable(b, depth + 1),
-            Filter::Or(a, b) => self.seekable(a, depth + 1) && self.seekable(b, depth + 1),
+            Filter::Or(..) => or_operands(f)
+                .into_iter()
+                .all(|o| self.seekable(o, depth + 1)),
+            Filter::ValuePath { path, filter } => {
+                lift(path, filter, depth + 1).is_some_and(|l| self.seekable(&l, depth + 1))
+            }
             _ => false,
         }
     }
