@@ -117,7 +117,10 @@ impl Writer {
         let (tx, rx) = oneshot::channel::<Result<R, StoreError>>();
         let job: WriteJob = Box::new(move |conn| {
             let r = match conn {
-                Ok(conn) => f(conn),
+                // A panic is this write's failure (its savepoint is rolled back), never the
+                // writer thread's end.
+                Ok(conn) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+                    .unwrap_or_else(|_| Err(StoreError::Backend("a write failed (panic)".into()))),
                 Err(e) => Err(StoreError::Backend(e.to_string())),
             };
             let ok = r.is_ok();
@@ -148,7 +151,9 @@ impl Writer {
         let (tx, rx) = oneshot::channel::<Result<R, StoreError>>();
         self.tx
             .send(Job::Read(Box::new(move |conn| {
-                let _ = tx.send(f(conn));
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+                    .unwrap_or_else(|_| Err(StoreError::Backend("a read failed (panic)".into())));
+                let _ = tx.send(r);
             })))
             .map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))?;
         rx.await
