@@ -872,7 +872,7 @@ impl Store for SqlxStore {
         data: JsonMap,
         members: Vec<MemberRow>,
     ) -> Result<StoredResource, StoreError> {
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = uuid::Uuid::now_v7().to_string();
         let now = timestamp_text(chrono::Utc::now());
         // Everything the row needs is computed before the transaction starts.
         let mut p = self.p();

@@ -430,7 +430,7 @@ impl Store for SqliteStore {
         data: JsonMap,
         members: Vec<super::MemberRow>,
     ) -> Result<StoredResource, StoreError> {
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = uuid::Uuid::now_v7().to_string();
         let now = timestamp_text(chrono::Utc::now());
         let attrs = crate::audit::changed_attributes(None, Some(&data));
         let n = NewResource {
