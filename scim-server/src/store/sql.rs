@@ -1488,10 +1488,33 @@ pub fn page_statement(
     q: &super::Query,
     columns: impl FnOnce(&mut Params) -> String,
 ) -> Result<(String, Params), super::StoreError> {
+    page_and_count(dialect, tenant, ctx, q, columns).map(|(page, _)| page)
+}
+
+/// A statement and its parameters.
+pub type Statement = (String, Params);
+
+/// The page statement and the statement counting all the query's matches, from one
+/// translation of the filter: the count binds the first parameters of the page's.
+pub fn page_and_count(
+    dialect: Dialect,
+    tenant: &str,
+    ctx: &Context<'_>,
+    q: &super::Query,
+    columns: impl FnOnce(&mut Params) -> String,
+) -> Result<(Statement, Statement), super::StoreError> {
     let mut tr = Translator::new(ctx, dialect)
         .with_base(&q.base_url)
         .with_tenant(tenant);
-    let w = where_clause(&mut tr, tenant, ctx, q, true)?;
+    let mut w = where_clause(&mut tr, tenant, ctx, q, false)?;
+    let count = (
+        format!("SELECT COUNT(*) AS n FROM scim_resources r WHERE {w}"),
+        tr.params.clone(),
+    );
+    if let Some(after) = &q.after_id {
+        let a = tr.params.text(after.clone());
+        w.push_str(&format!(" AND r.id > {a}"));
+    }
     let order = tr
         .order_by(q.sort_by.as_ref(), q.sort_order)
         .map_err(super::StoreError::Invalid)?;
@@ -1505,7 +1528,7 @@ pub fn page_statement(
     let sql = format!(
         "SELECT {columns} FROM scim_resources r WHERE {w} ORDER BY {order} LIMIT {lim} OFFSET {off}"
     );
-    Ok((sql, tr.params))
+    Ok(((sql, tr.params), count))
 }
 
 /// The statement counting a filtered query's matches.

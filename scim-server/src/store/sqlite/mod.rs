@@ -581,25 +581,17 @@ impl Store for SqliteStore {
         q: &Query,
     ) -> Result<(Vec<StoredResource>, u64), StoreError> {
         let key = q.prefer_rendered.then(|| super::body::body_key(ctx));
-        let page = if q.limit > 0 {
-            Some(super::sql::page_statement(
-                Dialect::Sqlite,
-                tenant,
-                ctx,
-                q,
-                |p| super::sql::page_columns(Dialect::Sqlite, p, key.as_deref()),
-            )?)
+        // One translation of the filter serves the page and, when it is filtered, the count.
+        let (page, count) = if q.limit > 0 {
+            let (page, count) = super::sql::page_and_count(Dialect::Sqlite, tenant, ctx, q, |p| {
+                super::sql::page_columns(Dialect::Sqlite, p, key.as_deref())
+            })?;
+            (Some(page), q.filter.as_ref().map(|_| count))
+        } else if q.filter.is_some() {
+            let count = super::sql::count_statement(Dialect::Sqlite, tenant, ctx, q)?;
+            (None, Some(count))
         } else {
-            None
-        };
-        let count = match &q.filter {
-            Some(_) => Some(super::sql::count_statement(
-                Dialect::Sqlite,
-                tenant,
-                ctx,
-                q,
-            )?),
-            None => None,
+            (None, None)
         };
         let (t, rt) = (tenant.to_string(), ctx.resource_type.name.clone());
         let (limit, offset, keyset, load) = (q.limit, q.offset, q.after_id.is_some(), q.load);
