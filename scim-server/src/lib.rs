@@ -26,7 +26,9 @@ pub mod cursor;
 pub mod error;
 pub mod jwks;
 pub mod observe;
+pub mod render;
 pub mod routes;
+pub mod service;
 pub mod state;
 pub mod store;
 

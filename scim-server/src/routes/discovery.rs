@@ -7,7 +7,7 @@ use axum::response::Response;
 use scim_core::{ListResponse, ScimError};
 use serde_json::{json, Value};
 
-use super::render::base_url;
+use super::request::base_url;
 use crate::error::{scim_json, ApiResult};
 use crate::state::ScimState;
 

@@ -54,8 +54,8 @@ pub async fn me(
     let Some(user) = items.first() else {
         return Err(ScimError::not_found(format!("no User with userName {subject:?}")).into());
     };
-    let base = super::render::base_url(&state, req.headers());
-    let body = super::render::render(&ctx, &base, user);
+    let base = super::request::base_url(&state, req.headers());
+    let body = crate::render::render(&ctx, &base, user);
     let proj = scim_core::Projection::all().apply(&body, &ctx);
     Ok((StatusCode::OK, scim_json(StatusCode::OK, &proj)).into_response())
 }

@@ -15,9 +15,9 @@ mod body;
 mod bulk;
 mod discovery;
 mod me;
-mod password;
-mod render;
+mod request;
 mod resources;
+mod response;
 
 use axum::http::Method;
 use axum::routing::{get, post};
@@ -28,7 +28,7 @@ use crate::error::ApiError;
 use crate::state::ScimState;
 
 pub use body::ScimBody;
-pub use render::base_url;
+pub use request::base_url;
 
 /// The SCIM router, to be nested by a host app (e.g. at `/scim/v2`) whatever the host's own
 /// state type: the host passes the [`ScimState`] it keeps (typically a field of its state).

@@ -1,47 +1,10 @@
 //! Rendering stored resources as SCIM JSON (RFC 7643 §3.1 `meta`; §4.1.2 `groups`; §4.2
-//! `members`).
+//! `members`): the representation clients see, for responses and change events alike.
 
-use axum::http::{header, HeaderMap};
 use scim_core::{Context, JsonMap};
 use serde_json::{json, Value};
 
-use crate::state::ScimState;
 use crate::store::{GroupRef, MemberRow, StoredResource};
-
-/// The absolute base URL for locations: the configured one, else `scheme://Host` + base path.
-pub fn base_url(state: &ScimState, headers: &HeaderMap) -> String {
-    let settings = state.settings();
-    let path = settings.base_path.trim_end_matches('/');
-    if let Some(b) = &settings.base_url {
-        return b.trim_end_matches('/').to_string();
-    }
-    if !settings.trust_forwarded_headers {
-        // The Host header is the client's to choose: never trusted for locations.
-        return format!("http://localhost{path}");
-    }
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|h| h.to_str().ok())
-            .map(|s| s.split(',').next().unwrap_or("").trim())
-            .filter(|s| !s.is_empty())
-    };
-    let host = header("x-forwarded-host")
-        .or_else(|| header(header::HOST.as_str()))
-        .filter(|h| valid_host(h))
-        .unwrap_or("localhost");
-    let proto = header("x-forwarded-proto")
-        .filter(|p| *p == "https" || *p == "http")
-        .unwrap_or("http");
-    format!("{proto}://{host}{path}")
-}
-
-/// A host (and optional port) as a proxy would forward it: letters, digits, `.-:[]` only.
-fn valid_host(h: &str) -> bool {
-    h.len() <= 255
-        && h.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
-}
 
 /// The weak ETag of a version.
 pub fn etag(version: i64) -> String {
