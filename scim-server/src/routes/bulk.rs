@@ -18,19 +18,20 @@
 
 use std::collections::{HashMap, HashSet};
 
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
-use axum::Router;
+use axum::Extension;
 use scim_core::messages::{BulkOperationResponse, BulkRequest, BulkResponse, BULK_REQUEST};
 use scim_core::{ScimError, ScimType};
 use serde_json::Value;
-use tower::ServiceExt;
 
 use super::body::read_json;
+use crate::auth::Principal;
 use crate::error::{scim_json, ApiError, ApiResult};
+use crate::service::{self, write};
 use crate::state::ScimState;
+use crate::store::Load;
 
 const PREFIX: &str = "bulkId:";
 
@@ -75,19 +76,12 @@ fn error_response(method: &str, bulk_id: Option<String>, err: ScimError) -> Bulk
 /// `POST /Bulk`
 pub async fn bulk(
     State(state): State<ScimState>,
-    inner: Router,
+    Extension(p): Extension<Principal>,
     req: Request,
 ) -> ApiResult<Response> {
     let settings = state.settings();
-    // Operations run with the caller's credentials and host (for locations).
-    let passthrough: Vec<(header::HeaderName, axum::http::HeaderValue)> =
-        [header::AUTHORIZATION, header::HOST]
-            .into_iter()
-            .chain(std::iter::once(header::HeaderName::from_static(
-                "x-forwarded-proto",
-            )))
-            .filter_map(|h| req.headers().get(&h).map(|v| (h, v.clone())))
-            .collect();
+    // Locations are rendered with the bulk request's base URL.
+    let base = super::request::base_url(&state, req.headers());
     let body = read_json(req, settings.bulk_max_payload)
         .await
         .map_err(|mut e| {
@@ -210,9 +204,7 @@ pub async fn bulk(
         let res = match doomed[i].take() {
             Some(why) => conflict(i, why),
             // The operation commits; its flush is shared with the others (below).
-            None => {
-                crate::store::defer_durability(run_one(&inner, &passthrough, op, &resolved)).await
-            }
+            None => crate::store::defer_durability(run_one(&state, &p, &base, op, &resolved)).await,
         };
         let ok = res.status < 300;
         if let (true, Some(b), Some(id)) = (
@@ -287,12 +279,17 @@ pub async fn bulk(
     Ok(scim_json(StatusCode::OK, &BulkResponse::new(ops)))
 }
 
+/// Runs one operation through the same service functions as the single-resource routes (same
+/// validation, members, passwords, versions and audit records), with the caller's principal.
+/// Success bodies are not rendered: a bulk response carries only the location and version.
 async fn run_one(
-    inner: &Router,
-    passthrough: &[(header::HeaderName, axum::http::HeaderValue)],
+    state: &ScimState,
+    p: &Principal,
+    base: &str,
     op: &scim_core::BulkOperation,
     resolved: &HashMap<String, String>,
 ) -> BulkOperationResponse {
+    let fail = |err: ScimError| error_response(&op.method, op.bulk_id.clone(), err);
     let method_name = op.method.to_ascii_uppercase();
     let method = match method_name.as_str() {
         "POST" => Method::POST,
@@ -300,13 +297,9 @@ async fn run_one(
         "PATCH" => Method::PATCH,
         "DELETE" => Method::DELETE,
         other => {
-            return error_response(
-                &op.method,
-                op.bulk_id.clone(),
-                ScimError::invalid_syntax(format!(
-                    "bulk method must be POST, PUT, PATCH or DELETE, not {other:?}"
-                )),
-            )
+            return fail(ScimError::invalid_syntax(format!(
+                "bulk method must be POST, PUT, PATCH or DELETE, not {other:?}"
+            )))
         }
     };
     let path = op
@@ -321,16 +314,22 @@ async fn run_one(
         .collect::<Vec<_>>()
         .join("/");
     if !path.starts_with('/') || path.contains("..") || path.contains('?') || path.contains('#') {
-        return error_response(
-            &op.method,
-            op.bulk_id.clone(),
-            ScimError::invalid_value(format!("invalid bulk path {path:?}")),
-        );
+        return fail(ScimError::invalid_value(format!(
+            "invalid bulk path {path:?}"
+        )));
     }
-    let segments = path.trim_start_matches('/').split('/').count();
+    let segments: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
     let shape_ok = match method {
-        Method::POST => segments == 1 && op.bulk_id.is_some(),
-        _ => segments == 2,
+        Method::POST => segments.len() == 1 && op.bulk_id.is_some(),
+        _ => segments.len() == 2,
     };
     if !shape_ok {
         let why = if method == Method::POST && op.bulk_id.is_none() {
@@ -346,73 +345,91 @@ async fn run_one(
                 }
             )
         };
-        return error_response(
-            &op.method,
-            op.bulk_id.clone(),
-            ScimError::invalid_value(why),
-        );
+        return fail(ScimError::invalid_value(why));
     }
-    let mut builder = Request::builder().method(method.clone()).uri(path.clone());
-    for (k, v) in passthrough {
-        builder = builder.header(k, v.clone());
+    if !p.access.allows(&method, &path) {
+        return fail(ScimError::new(403, None, "this credential may not do this"));
     }
-    if let Some(v) = &op.version {
-        builder = builder.header(header::IF_MATCH, v.as_str());
-    }
-    let body = match &op.data {
-        Some(d) if method != Method::DELETE => {
+    let data = match (&op.data, &method) {
+        (_, &Method::DELETE) => Value::Null,
+        (Some(d), _) => {
             let mut d = d.clone();
             substitute(&mut d, resolved);
-            builder = builder.header(header::CONTENT_TYPE, "application/scim+json");
-            Body::from(d.to_string())
+            d
         }
-        _ => Body::empty(),
+        (None, _) => {
+            return fail(ScimError::invalid_syntax(format!(
+                "a bulk {method_name} needs \"data\""
+            )))
+        }
     };
-    let request = match builder.body(body) {
-        Ok(r) => r,
-        Err(e) => {
-            return error_response(
-                &op.method,
-                op.bulk_id.clone(),
-                ScimError::invalid_value(format!("invalid bulk operation: {e}")),
+    let actor = crate::audit::Actor::for_request(&p.actor, None, &method);
+    let done = crate::audit::scope(actor, async {
+        let ctx = service::context(state, &segments[0])?;
+        let expected = match &op.version {
+            Some(v) => super::request::version(v)?,
+            None => None,
+        };
+        let id = segments.get(1).map(String::as_str);
+        if let Some(id) = id {
+            service::check_id(id)?;
+        }
+        let stored = match (&method, id) {
+            (&Method::POST, _) => Some(write::create(state, &p.tenant, &ctx, data, base).await?),
+            (&Method::PUT, Some(id)) => Some(
+                write::replace(
+                    state,
+                    &p.tenant,
+                    &ctx,
+                    id,
+                    data,
+                    expected,
+                    Load::default(),
+                    base,
+                )
+                .await?,
+            ),
+            (&Method::PATCH, Some(id)) => Some(
+                write::patch(
+                    state,
+                    &p.tenant,
+                    &ctx,
+                    id,
+                    &data,
+                    expected,
+                    Load::default(),
+                    base,
+                )
+                .await?,
+            ),
+            (_, Some(id)) => {
+                write::delete(state, &p.tenant, &ctx, id, expected).await?;
+                None
+            }
+            _ => unreachable!("the shape was checked"),
+        };
+        let location = stored
+            .as_ref()
+            .map(|w| format!("{base}{}/{}", ctx.resource_type.endpoint, w.stored.id));
+        Ok::<_, ApiError>((location, stored.map(|w| w.stored.version)))
+    })
+    .await;
+    match done {
+        Ok((location, version)) => {
+            let status = match method {
+                Method::POST => 201,
+                Method::DELETE => 204,
+                _ => 200,
+            };
+            let mut r: BulkOperationResponse = serde_json::from_value(
+                serde_json::json!({"method": method_name, "status": status.to_string()}),
             )
+            .expect("valid bulk operation response");
+            r.bulk_id = op.bulk_id.clone();
+            r.version = version.map(crate::render::etag);
+            r.location = location;
+            r
         }
-    };
-    let resp = match inner.clone().oneshot(request).await {
-        Ok(r) => r,
-        Err(never) => match never {},
-    };
-    let status = resp.status().as_u16();
-    let location = resp
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let version = resp
-        .headers()
-        .get(header::ETAG)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap_or_default();
-    let body: Option<Value> = serde_json::from_slice(&bytes).ok();
-    let location = location.or_else(|| {
-        body.as_ref()
-            .and_then(|b| b.pointer("/meta/location"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    });
-    let mut r: BulkOperationResponse = serde_json::from_value(
-        serde_json::json!({"method": method_name, "status": status.to_string()}),
-    )
-    .expect("valid bulk operation response");
-    r.bulk_id = op.bulk_id.clone();
-    r.version = version;
-    r.location = location;
-    // Success bodies are not repeated (RFC 7644 §3.7.3 shows none); errors are.
-    if status >= 400 {
-        r.response = body;
+        Err(e) => fail(e.error),
     }
-    r
 }

@@ -113,22 +113,9 @@ where
                 .patch(resources::patch)
                 .delete(resources::delete),
         );
-    // Bulk operations run through the same routes (and the same authentication).
-    let inner: Router = routes
-        .clone()
-        .method_not_allowed_fallback(method_not_allowed)
-        .fallback(not_found)
-        .layer(auth.clone())
-        .with_state(state.clone());
+    // Bulk operations call the same service functions as these routes (`bulk::run_one`).
     routes
-        .route(
-            "/Bulk",
-            post(
-                move |st: axum::extract::State<ScimState>, req: axum::extract::Request| {
-                    bulk::bulk(st, inner.clone(), req)
-                },
-            ),
-        )
+        .route("/Bulk", post(bulk::bulk))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(auth)

@@ -102,10 +102,16 @@ fn parse_int(name: &str, s: &str) -> ApiResult<i64> {
 
 /// Parses `If-Match` into a version. `*` means any version.
 pub fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
-    let Some(v) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let v = v.to_str().unwrap_or("").trim();
+    match headers.get(header::IF_MATCH) {
+        Some(v) => version(v.to_str().unwrap_or("")),
+        None => Ok(None),
+    }
+}
+
+/// The version an ETag names (`W/"3"`, `"3"`), `None` for `*` (any version): an `If-Match`
+/// header or a bulk operation's `version`.
+pub fn version(v: &str) -> ApiResult<Option<i64>> {
+    let v = v.trim();
     if v == "*" {
         return Ok(None);
     }
