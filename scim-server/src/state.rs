@@ -43,6 +43,12 @@ pub struct ChangeEvent {
 pub trait ChangeHook: Send + Sync + 'static {
     /// Receives one committed change. Must not fail the request: log instead.
     async fn on_change(&self, event: ChangeEvent);
+
+    /// Whether this hook receives events at all. A hook that answers `false` is never called,
+    /// and the server does not render the resources an event would carry.
+    fn wants_events(&self) -> bool {
+        true
+    }
 }
 
 /// The default hook: does nothing.
@@ -51,6 +57,10 @@ pub struct NoHook;
 #[async_trait]
 impl ChangeHook for NoHook {
     async fn on_change(&self, _event: ChangeEvent) {}
+
+    fn wants_events(&self) -> bool {
+        false
+    }
 }
 
 /// Behaviour settings.

@@ -35,6 +35,9 @@ use crate::store::Load;
 
 const PREFIX: &str = "bulkId:";
 
+/// Creates that wait on nothing are run this many at a time (one job of the store).
+const BATCH: usize = 200;
+
 /// Every `bulkId:` reference in a JSON value.
 fn references(v: &Value, out: &mut HashSet<String>) {
     match v {
@@ -200,47 +203,72 @@ pub async fn bulk(
             out_of_time = true;
             break;
         }
-        let op = &req.operations[i];
-        let res = match doomed[i].take() {
-            Some(why) => conflict(i, why),
-            // The operation commits; its flush is shared with the others (below).
-            None => crate::store::defer_durability(run_one(&state, &p, &base, op, &resolved)).await,
-        };
-        let ok = res.status < 300;
-        if let (true, Some(b), Some(id)) = (
-            ok,
-            &op.bulk_id,
-            res.location.as_deref().and_then(|l| l.rsplit('/').next()),
-        ) {
-            resolved.insert(b.clone(), id.to_string());
-        }
-        if res.status >= 400 {
-            errors += 1;
-        }
-        results[i] = Some(res);
-        // Dependents: one reference fewer to wait for, or refused when this one failed.
-        let mut failed = if ok { Vec::new() } else { vec![i] };
-        if ok {
-            for &d in &dependents[i] {
-                waits_on[d] -= 1;
-                if waits_on[d] == 0 && results[d].is_none() {
-                    ready.insert(d);
+        // Creates that wait on nothing run together, one call of the store for all of them
+        // (up to BATCH), when no error count can stop the job part-way through them.
+        let mut batch = vec![i];
+        if fail_on_errors.is_none() && doomed[i].is_none() && is_post(&req.operations[i]) {
+            while batch.len() < BATCH {
+                let Some(&j) = ready.first() else { break };
+                let op = &req.operations[j];
+                if doomed[j].is_some() || !is_post(op) || op.path != req.operations[i].path {
+                    break;
                 }
+                ready.pop_first();
+                batch.push(j);
             }
         }
-        while let Some(f) = failed.pop() {
-            let name = req.operations[f].bulk_id.clone().unwrap_or_default();
-            for &d in &dependents[f] {
-                if results[d].is_none() {
-                    results[d] = Some(conflict(
-                        d,
-                        format!(
-                            "bulkId reference {name:?} cannot be resolved: its operation failed"
-                        ),
-                    ));
-                    ready.remove(&d);
-                    errors += 1;
-                    failed.push(d);
+        // The operations commit; their flush is shared with the others (below).
+        let responses = if batch.len() > 1 {
+            let ops: Vec<&scim_core::BulkOperation> =
+                batch.iter().map(|&j| &req.operations[j]).collect();
+            crate::store::defer_durability(run_creates(&state, &p, &base, &ops, &resolved)).await
+        } else {
+            vec![match doomed[i].take() {
+                Some(why) => conflict(i, why),
+                None => {
+                    let op = &req.operations[i];
+                    crate::store::defer_durability(run_one(&state, &p, &base, op, &resolved)).await
+                }
+            }]
+        };
+        for (i, res) in batch.into_iter().zip(responses) {
+            let op = &req.operations[i];
+            let ok = res.status < 300;
+            if let (true, Some(b), Some(id)) = (
+                ok,
+                &op.bulk_id,
+                res.location.as_deref().and_then(|l| l.rsplit('/').next()),
+            ) {
+                resolved.insert(b.clone(), id.to_string());
+            }
+            if res.status >= 400 {
+                errors += 1;
+            }
+            results[i] = Some(res);
+            // Dependents: one reference fewer to wait for, or refused when this one failed.
+            let mut failed = if ok { Vec::new() } else { vec![i] };
+            if ok {
+                for &d in &dependents[i] {
+                    waits_on[d] -= 1;
+                    if waits_on[d] == 0 && results[d].is_none() {
+                        ready.insert(d);
+                    }
+                }
+            }
+            while let Some(f) = failed.pop() {
+                let name = req.operations[f].bulk_id.clone().unwrap_or_default();
+                for &d in &dependents[f] {
+                    if results[d].is_none() {
+                        results[d] = Some(conflict(
+                            d,
+                            format!(
+                                "bulkId reference {name:?} cannot be resolved: its operation failed"
+                            ),
+                        ));
+                        ready.remove(&d);
+                        errors += 1;
+                        failed.push(d);
+                    }
                 }
             }
         }
@@ -279,17 +307,20 @@ pub async fn bulk(
     Ok(scim_json(StatusCode::OK, &BulkResponse::new(ops)))
 }
 
-/// Runs one operation through the same service functions as the single-resource routes (same
-/// validation, members, passwords, versions and audit records), with the caller's principal.
-/// Success bodies are not rendered: a bulk response carries only the location and version.
-async fn run_one(
-    state: &ScimState,
+/// An operation's method, path and data, checked and with `bulkId:` references resolved.
+struct Parsed {
+    method: Method,
+    /// The path's segments, percent-decoded: `[endpoint]` or `[endpoint, id]`.
+    segments: Vec<String>,
+    /// The data (`null` for DELETE).
+    data: Value,
+}
+
+fn parse(
     p: &Principal,
-    base: &str,
     op: &scim_core::BulkOperation,
     resolved: &HashMap<String, String>,
-) -> BulkOperationResponse {
-    let fail = |err: ScimError| error_response(&op.method, op.bulk_id.clone(), err);
+) -> Result<Parsed, ScimError> {
     let method_name = op.method.to_ascii_uppercase();
     let method = match method_name.as_str() {
         "POST" => Method::POST,
@@ -297,7 +328,7 @@ async fn run_one(
         "PATCH" => Method::PATCH,
         "DELETE" => Method::DELETE,
         other => {
-            return fail(ScimError::invalid_syntax(format!(
+            return Err(ScimError::invalid_syntax(format!(
                 "bulk method must be POST, PUT, PATCH or DELETE, not {other:?}"
             )))
         }
@@ -314,7 +345,7 @@ async fn run_one(
         .collect::<Vec<_>>()
         .join("/");
     if !path.starts_with('/') || path.contains("..") || path.contains('?') || path.contains('#') {
-        return fail(ScimError::invalid_value(format!(
+        return Err(ScimError::invalid_value(format!(
             "invalid bulk path {path:?}"
         )));
     }
@@ -345,10 +376,10 @@ async fn run_one(
                 }
             )
         };
-        return fail(ScimError::invalid_value(why));
+        return Err(ScimError::invalid_value(why));
     }
     if !p.access.allows(&method, &path) {
-        return fail(ScimError::new(403, None, "this credential may not do this"));
+        return Err(ScimError::new(403, None, "this credential may not do this"));
     }
     let data = match (&op.data, &method) {
         (_, &Method::DELETE) => Value::Null,
@@ -358,10 +389,57 @@ async fn run_one(
             d
         }
         (None, _) => {
-            return fail(ScimError::invalid_syntax(format!(
+            return Err(ScimError::invalid_syntax(format!(
                 "a bulk {method_name} needs \"data\""
             )))
         }
+    };
+    Ok(Parsed {
+        method,
+        segments,
+        data,
+    })
+}
+
+/// The response of an operation that succeeded: its status, location and version (success
+/// bodies are not repeated, RFC 7644 §3.7.3 shows none).
+fn success(
+    op: &scim_core::BulkOperation,
+    status: u16,
+    location: Option<String>,
+    version: Option<i64>,
+) -> BulkOperationResponse {
+    let mut r: BulkOperationResponse = serde_json::from_value(
+        serde_json::json!({"method": op.method.to_ascii_uppercase(), "status": status.to_string()}),
+    )
+    .expect("valid bulk operation response");
+    r.bulk_id = op.bulk_id.clone();
+    r.version = version.map(crate::render::etag);
+    r.location = location;
+    r
+}
+
+fn is_post(op: &scim_core::BulkOperation) -> bool {
+    op.method.eq_ignore_ascii_case("POST")
+}
+
+/// Runs one operation through the same service functions as the single-resource routes (same
+/// validation, members, passwords, versions and audit records), with the caller's principal.
+async fn run_one(
+    state: &ScimState,
+    p: &Principal,
+    base: &str,
+    op: &scim_core::BulkOperation,
+    resolved: &HashMap<String, String>,
+) -> BulkOperationResponse {
+    let fail = |err: ScimError| error_response(&op.method, op.bulk_id.clone(), err);
+    let Parsed {
+        method,
+        segments,
+        data,
+    } = match parse(p, op, resolved) {
+        Ok(parsed) => parsed,
+        Err(e) => return fail(e),
     };
     let actor = crate::audit::Actor::for_request(&p.actor, None, &method);
     let done = crate::audit::scope(actor, async {
@@ -421,15 +499,75 @@ async fn run_one(
                 Method::DELETE => 204,
                 _ => 200,
             };
-            let mut r: BulkOperationResponse = serde_json::from_value(
-                serde_json::json!({"method": method_name, "status": status.to_string()}),
-            )
-            .expect("valid bulk operation response");
-            r.bulk_id = op.bulk_id.clone();
-            r.version = version.map(crate::render::etag);
-            r.location = location;
-            r
+            success(op, status, location, version)
         }
         Err(e) => fail(e.error),
     }
+}
+
+/// Runs POSTs to one path that wait on nothing: each checked and validated on its own as
+/// [`run_one`] would, the valid ones created with one call of the store
+/// ([`write::create_many`]). Responses in the order of `ops`.
+async fn run_creates(
+    state: &ScimState,
+    p: &Principal,
+    base: &str,
+    ops: &[&scim_core::BulkOperation],
+    resolved: &HashMap<String, String>,
+) -> Vec<BulkOperationResponse> {
+    let mut out: Vec<Option<BulkOperationResponse>> = vec![None; ops.len()];
+    let mut bodies = Vec::new();
+    let mut slots = Vec::new();
+    let mut endpoint = None;
+    for (k, op) in ops.iter().enumerate() {
+        match parse(p, op, resolved) {
+            Ok(parsed) => {
+                endpoint.get_or_insert_with(|| parsed.segments[0].clone());
+                slots.push(k);
+                bodies.push(parsed.data);
+            }
+            Err(e) => out[k] = Some(error_response(&op.method, op.bulk_id.clone(), e)),
+        }
+    }
+    if let Some(endpoint) = endpoint {
+        let actor = crate::audit::Actor::for_request(&p.actor, None, &Method::POST);
+        let results = crate::audit::scope(actor, async {
+            match service::context(state, &endpoint) {
+                Ok(ctx) => write::create_many(state, &p.tenant, &ctx, bodies, base)
+                    .await
+                    .into_iter()
+                    .map(|r| r.map(|w| (ctx.resource_type.endpoint.clone(), w)))
+                    .collect(),
+                Err(e) => slots
+                    .iter()
+                    .map(|_| Err(ApiError::from(e.error.clone())))
+                    .collect::<Vec<_>>(),
+            }
+        })
+        .await;
+        for (k, r) in slots.into_iter().zip(results) {
+            let op = ops[k];
+            out[k] = Some(match r {
+                Ok((endpoint, w)) => success(
+                    op,
+                    201,
+                    Some(format!("{base}{endpoint}/{}", w.stored.id)),
+                    Some(w.stored.version),
+                ),
+                Err(e) => error_response(&op.method, op.bulk_id.clone(), e.error),
+            });
+        }
+    }
+    out.into_iter()
+        .zip(ops)
+        .map(|(r, op)| {
+            r.unwrap_or_else(|| {
+                error_response(
+                    &op.method,
+                    op.bulk_id.clone(),
+                    ScimError::new(500, None, "the operation was not run"),
+                )
+            })
+        })
+        .collect()
 }

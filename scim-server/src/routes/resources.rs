@@ -126,7 +126,10 @@ pub async fn create(
     let w = write::create(&state, &p.tenant, &ctx, body, &base).await?;
     let location = format!("{base}{}/{}", ctx.resource_type.endpoint, w.stored.id);
     Ok(with_headers(
-        scim_json(StatusCode::CREATED, &proj.apply(&w.full, &ctx)),
+        scim_json(
+            StatusCode::CREATED,
+            &proj.apply(&w.render(&ctx, &base), &ctx),
+        ),
         w.stored.version,
         Some(&location),
     ))
@@ -149,7 +152,7 @@ pub async fn replace(
     let load = load_for(&ctx, &proj);
     let w = write::replace(&state, &p.tenant, &ctx, &id, body, expected, load, &base).await?;
     Ok(with_headers(
-        scim_json(StatusCode::OK, &proj.apply(&w.full, &ctx)),
+        scim_json(StatusCode::OK, &proj.apply(&w.render(&ctx, &base), &ctx)),
         w.stored.version,
         None,
     ))
@@ -195,7 +198,7 @@ pub async fn patch(
         return Ok(group(&ctx, &base, StatusCode::OK, now, pages));
     }
     Ok(with_headers(
-        scim_json(StatusCode::OK, &proj.apply(&w.full, &ctx)),
+        scim_json(StatusCode::OK, &proj.apply(&w.render(&ctx, &base), &ctx)),
         w.stored.version,
         None,
     ))

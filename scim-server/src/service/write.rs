@@ -15,14 +15,18 @@ use crate::render::render;
 use crate::state::{ChangeEvent, ChangeKind, ScimState};
 use crate::store::{Load, MemberChange, StoreError, StoredResource, Update};
 
-/// A committed change: the resource as stored and as rendered (with `meta`, `members`,
-/// `groups` as loaded).
+/// A committed change: the resource as stored (with `members` and `groups` as loaded).
 #[derive(Debug)]
 pub struct Written {
     /// The stored resource after the change.
     pub stored: StoredResource,
-    /// Its full representation (before any projection).
-    pub full: JsonMap,
+}
+
+impl Written {
+    /// The full representation (before any projection), with `meta` for `base`.
+    pub fn render(&self, ctx: &Context<'_>, base: &str) -> JsonMap {
+        render(ctx, base, &self.stored)
+    }
 }
 
 /// Creates a resource from a client's body.
@@ -30,28 +34,89 @@ pub async fn create(
     state: &ScimState,
     tenant: &str,
     ctx: &Context<'_>,
-    mut body: Value,
+    body: Value,
     base: &str,
 ) -> ApiResult<Written> {
+    let (data, rows) = prepare_create(state, tenant, ctx, body).await?;
+    let stored = state.store().create(tenant, ctx, data, rows).await?;
+    notify(
+        state,
+        tenant,
+        ctx,
+        base,
+        ChangeKind::Created,
+        None,
+        Some(&stored),
+    )
+    .await;
+    Ok(Written { stored })
+}
+
+/// Creates several resources of one type, each on its own as [`create`] would (the same
+/// validation and errors; one failing does not affect the others), with one call of the
+/// store for all that are valid: what `/Bulk` does with the creates that wait on nothing.
+/// The results come in the order of `bodies`.
+pub async fn create_many(
+    state: &ScimState,
+    tenant: &str,
+    ctx: &Context<'_>,
+    bodies: Vec<Value>,
+    base: &str,
+) -> Vec<ApiResult<Written>> {
+    let mut results: Vec<Option<ApiResult<Written>>> = Vec::with_capacity(bodies.len());
+    let mut items = Vec::new();
+    let mut slots = Vec::new();
+    for body in bodies {
+        match prepare_create(state, tenant, ctx, body).await {
+            Ok(item) => {
+                slots.push(results.len());
+                items.push(item);
+                results.push(None);
+            }
+            Err(e) => results.push(Some(Err(e))),
+        }
+    }
+    let stored = state.store().create_many(tenant, ctx, items).await;
+    for (slot, r) in slots.into_iter().zip(stored) {
+        results[slot] = Some(match r {
+            Ok(stored) => {
+                notify(
+                    state,
+                    tenant,
+                    ctx,
+                    base,
+                    ChangeKind::Created,
+                    None,
+                    Some(&stored),
+                )
+                .await;
+                Ok(Written { stored })
+            }
+            Err(e) => Err(e.into()),
+        });
+    }
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| Err(StoreError::Backend("no result from the store".into()).into()))
+        })
+        .collect()
+}
+
+/// A create's data and member rows, validated, with passwords hashed.
+async fn prepare_create(
+    state: &ScimState,
+    tenant: &str,
+    ctx: &Context<'_>,
+    mut body: Value,
+) -> ApiResult<(JsonMap, Vec<crate::store::MemberRow>)> {
     password::hash_in_body(&mut body).await?;
     let compat = state.compat(tenant);
     let resource = scim_core::prepare_create(body, ctx, &compat)?;
     let mut data = resource.into_map();
     password::ensure_hashed(&data)?;
     let rows = members::take(ctx, &mut data)?;
-    let stored = state.store().create(tenant, ctx, data, rows).await?;
-    let full = render(ctx, base, &stored);
-    notify(
-        state,
-        tenant,
-        ctx,
-        &stored.id,
-        ChangeKind::Created,
-        None,
-        Some(&full),
-    )
-    .await;
-    Ok(Written { stored, full })
+    Ok((data, rows))
 }
 
 /// Replaces a resource with a client's body (`load`: what the returned resource carries).
@@ -100,19 +165,17 @@ pub async fn replace(
             }),
         )
         .await?;
-    let full = render(ctx, base, &stored);
-    let old = render(ctx, base, &before);
     notify(
         state,
         tenant,
         ctx,
-        id,
+        base,
         ChangeKind::Updated,
-        Some(&old),
-        Some(&full),
+        Some(&before),
+        Some(&stored),
     )
     .await;
-    Ok(Written { stored, full })
+    Ok(Written { stored })
 }
 
 /// Applies a `PatchOp` message to a resource (`load`: what the returned resource carries).
@@ -170,21 +233,19 @@ pub async fn patch(
             }),
         )
         .await?;
-    let full = render(ctx, base, &stored);
     if stored.version != before.version {
-        let old = render(ctx, base, &before);
         notify(
             state,
             tenant,
             ctx,
-            id,
+            base,
             ChangeKind::Updated,
-            Some(&old),
-            Some(&full),
+            Some(&before),
+            Some(&stored),
         )
         .await;
     }
-    Ok(Written { stored, full })
+    Ok(Written { stored })
 }
 
 /// Deletes a resource.
@@ -196,7 +257,19 @@ pub async fn delete(
     expected: Option<i64>,
 ) -> ApiResult<()> {
     state.store().delete(tenant, ctx, id, expected).await?;
-    notify(state, tenant, ctx, id, ChangeKind::Deleted, None, None).await;
+    if state.hook().wants_events() {
+        state
+            .hook()
+            .on_change(ChangeEvent {
+                tenant: tenant.to_string(),
+                resource_type: ctx.resource_type.name.clone(),
+                id: id.to_string(),
+                kind: ChangeKind::Deleted,
+                before: None,
+                after: None,
+            })
+            .await;
+    }
     Ok(())
 }
 
@@ -236,27 +309,35 @@ fn plan_patch(
     Ok((outcome.changed.then_some(work), changes))
 }
 
-/// Tells the change hook about a committed change. Events leave the server (webhooks,
-/// queues): never with a `returned: never` attribute such as the password hash.
+/// Tells the change hook about a committed change (of `after`, or of `before` when there is
+/// no after). Events leave the server (webhooks, queues): never with a `returned: never`
+/// attribute such as the password hash. Nothing is rendered when the hook wants no events.
 async fn notify(
     state: &ScimState,
     tenant: &str,
     ctx: &Context<'_>,
-    id: &str,
+    base: &str,
     kind: ChangeKind,
-    before: Option<&JsonMap>,
-    after: Option<&JsonMap>,
+    before: Option<&StoredResource>,
+    after: Option<&StoredResource>,
 ) {
-    let clean = |v: Option<&JsonMap>| v.map(|m| Value::Object(Projection::all().apply(m, ctx)));
-    state
-        .hook()
-        .on_change(ChangeEvent {
-            tenant: tenant.to_string(),
-            resource_type: ctx.resource_type.name.clone(),
-            id: id.to_string(),
-            kind,
-            before: clean(before),
-            after: clean(after),
-        })
-        .await;
+    let hook = state.hook();
+    if !hook.wants_events() {
+        return;
+    }
+    let Some(id) = after.or(before).map(|s| s.id.clone()) else {
+        return;
+    };
+    let clean = |s: Option<&StoredResource>| {
+        s.map(|s| Value::Object(Projection::all().apply(&render(ctx, base, s), ctx)))
+    };
+    hook.on_change(ChangeEvent {
+        tenant: tenant.to_string(),
+        resource_type: ctx.resource_type.name.clone(),
+        id,
+        kind,
+        before: clean(before),
+        after: clean(after),
+    })
+    .await;
 }

@@ -107,6 +107,15 @@ impl Store for SqlStore {
         self.inner().create(tenant, ctx, data, members).await
     }
 
+    async fn create_many(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        items: Vec<(JsonMap, Vec<MemberRow>)>,
+    ) -> Vec<Result<StoredResource, StoreError>> {
+        self.inner().create_many(tenant, ctx, items).await
+    }
+
     async fn get(
         &self,
         tenant: &str,

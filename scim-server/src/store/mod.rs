@@ -224,6 +224,23 @@ pub trait Store: Send + Sync + 'static {
         members: Vec<MemberRow>,
     ) -> Result<StoredResource, StoreError>;
 
+    /// Creates resources of one type in order, each on its own: one that fails (a
+    /// uniqueness conflict, say) leaves no trace and does not affect the others. The results
+    /// come in the order of `items`. A store may run them in one transaction (the SQLite store
+    /// runs them as one job of its writer, for `/Bulk`); the default creates one at a time.
+    async fn create_many(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        items: Vec<(JsonMap, Vec<MemberRow>)>,
+    ) -> Vec<Result<StoredResource, StoreError>> {
+        let mut out = Vec::with_capacity(items.len());
+        for (data, members) in items {
+            out.push(self.create(tenant, ctx, data, members).await);
+        }
+        out
+    }
+
     /// Reads a resource.
     async fn get(
         &self,

@@ -237,3 +237,80 @@ backends!(bulk_time_budget_reports_what_completed, |s0| {
         .unwrap();
     assert_eq!(total as usize, done);
 });
+
+backends!(bulk_creates_run_together_and_fail_alone, |s| {
+    // Consecutive creates that wait on nothing are stored with one call of the store: each
+    // must still succeed or fail on its own, in request order, as single requests would.
+    let taken = s
+        .post("/Users", json!({"schemas": [USER], "userName": "taken"}))
+        .await;
+    assert_eq!(taken.status, StatusCode::CREATED, "{}", taken.body);
+    let r = s
+        .post("/Bulk", json!({"schemas": [BULK], "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "a", "data": {"schemas": [USER], "userName": "ann", "password": "Secret-1"}},
+            {"method": "POST", "path": "/Users", "bulkId": "b", "data": {"schemas": [USER], "userName": "ANN"}},
+            {"method": "POST", "path": "/Users", "bulkId": "c", "data": {"schemas": [USER], "userName": 7}},
+            {"method": "POST", "path": "/Users", "bulkId": "d", "data": {"schemas": [USER], "userName": "dan"}},
+            {"method": "POST", "path": "/Users", "bulkId": "e", "data": {"schemas": [USER], "userName": "taken"}},
+            {"method": "POST", "path": "/Users", "data": {"schemas": [USER], "userName": "no-bulk-id"}},
+            {"method": "POST", "path": "/Users", "bulkId": "f"},
+            {"method": "POST", "path": "/Nowhere", "bulkId": "g", "data": {"schemas": [USER], "userName": "x"}},
+            {"method": "POST", "path": "/Users", "bulkId": "h", "data": {"schemas": [USER], "userName": "hal"}},
+            {"method": "PATCH", "path": "/Users/bulkId:h", "data": {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "add", "path": "nickName", "value": "H"}]}}
+        ]}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        statuses(&r.body),
+        ["201", "409", "400", "201", "409", "400", "400", "404", "201", "200"],
+        "{}",
+        r.body
+    );
+    let ops = r.body["Operations"].as_array().unwrap();
+    assert_eq!(ops[1]["response"]["scimType"], "uniqueness", "{}", r.body);
+    assert!(
+        ops[4]["response"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("taken"),
+        "{}",
+        r.body
+    );
+    for (k, name, last) in [(0, "ann", 0), (3, "dan", 3), (8, "hal", 9)] {
+        let location = ops[k]["location"].as_str().unwrap();
+        let id = location.rsplit('/').next().unwrap();
+        let user = s.get(&format!("/Users/{id}")).await;
+        assert_eq!(user.status, StatusCode::OK);
+        assert_eq!(user.body["userName"], name);
+        // The version of the operation that touched it last (hal was patched).
+        assert_eq!(
+            ops[last]["version"], user.body["meta"]["version"],
+            "{}",
+            r.body
+        );
+        assert!(user.body.get("password").is_none());
+    }
+    // Exactly the four users: the failed creates left nothing behind.
+    assert_eq!(s.get("/Users").await.body["totalResults"], 4);
+    // Every create is in the audit trail as a bulk operation.
+    let q = scim_server::audit::AuditQuery {
+        tenant: Some(s.tenant.clone()),
+        ..Default::default()
+    };
+    let recs = s.state.store().audit_records(&q).await.unwrap();
+    let ops: Vec<&str> = recs.iter().map(|r| r.operation.as_str()).collect();
+    assert_eq!(
+        ops,
+        [
+            "create",
+            "bulk:create",
+            "bulk:create",
+            "bulk:create",
+            "bulk:patch"
+        ]
+    );
+    // The stored password is a hash, not the clear text.
+    let text = serde_json::to_string(&recs).unwrap();
+    assert!(!text.contains("Secret-1"));
+});

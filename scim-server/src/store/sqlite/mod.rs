@@ -430,33 +430,68 @@ impl Store for SqliteStore {
         data: JsonMap,
         members: Vec<super::MemberRow>,
     ) -> Result<StoredResource, StoreError> {
-        let id = uuid::Uuid::now_v7().to_string();
-        let now = timestamp_text(chrono::Utc::now());
-        let attrs = crate::audit::changed_attributes(None, Some(&data));
-        let n = NewResource {
-            tenant: tenant.to_string(),
-            rt: ctx.resource_type.name.clone(),
-            id: id.clone(),
-            now: now.clone(),
-            cols: columns(ctx, &data),
-            index: super::index::entries(&data).into_iter().collect(),
-            members,
-            audit: AuditEntry::now("create", attrs),
-        };
+        let (n, made) = new_resource(tenant, ctx, data, members);
         let members = self
             .write(move |c| ops::create(c, n))
             .await
-            .map_err(super::sqlx_store::uniqueness(ctx, &data))?;
-        Ok(StoredResource {
-            id,
-            data,
-            version: 1,
-            created: now.clone(),
-            last_modified: now,
-            members,
-            groups: None,
-            body: None,
-        })
+            .map_err(super::sqlx_store::uniqueness(ctx, &made.data))?;
+        Ok(StoredResource { members, ..made })
+    }
+
+    async fn create_many(
+        &self,
+        tenant: &str,
+        ctx: &Context<'_>,
+        items: Vec<(JsonMap, Vec<super::MemberRow>)>,
+    ) -> Vec<Result<StoredResource, StoreError>> {
+        let (news, made): (Vec<_>, Vec<_>) = items
+            .into_iter()
+            .map(|(data, members)| new_resource(tenant, ctx, data, members))
+            .unzip();
+        let count = made.len();
+        // One job of the writer. All at once first; should one fail, the job rolls back and
+        // runs again with each create in its own savepoint (a savepoint per create costs as
+        // much as the create itself, so it is paid only when needed).
+        let again = news.clone();
+        let done = match self
+            .write(move |c| {
+                news.into_iter()
+                    .map(|n| ops::create(c, n))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+        {
+            Ok(all) => Ok(all.into_iter().map(Ok).collect::<Vec<_>>()),
+            Err(_) => {
+                self.write(move |c| {
+                    Ok(again
+                        .into_iter()
+                        .map(|n| {
+                            c.execute_batch("SAVEPOINT one")?;
+                            let r = ops::create(c, n);
+                            c.execute_batch(if r.is_ok() {
+                                "RELEASE one"
+                            } else {
+                                "ROLLBACK TO one; RELEASE one"
+                            })?;
+                            r
+                        })
+                        .collect::<Vec<_>>())
+                })
+                .await
+            }
+        };
+        match done {
+            Ok(results) => results
+                .into_iter()
+                .zip(made)
+                .map(|(r, made)| match r {
+                    Ok(members) => Ok(StoredResource { members, ..made }),
+                    Err(e) => Err(super::sqlx_store::uniqueness(ctx, &made.data)(e)),
+                })
+                .collect(),
+            Err(e) => (0..count).map(|_| Err(clone_error(&e))).collect(),
+        }
     }
 
     async fn get(
@@ -985,5 +1020,46 @@ fn member_page(
             ],
             row,
         ),
+    }
+}
+
+/// The row of a new resource, and the resource as it will be returned.
+fn new_resource(
+    tenant: &str,
+    ctx: &Context<'_>,
+    data: JsonMap,
+    members: Vec<super::MemberRow>,
+) -> (NewResource, StoredResource) {
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = timestamp_text(chrono::Utc::now());
+    let attrs = crate::audit::changed_attributes(None, Some(&data));
+    let n = NewResource {
+        tenant: tenant.to_string(),
+        rt: ctx.resource_type.name.clone(),
+        id: id.clone(),
+        now: now.clone(),
+        cols: columns(ctx, &data),
+        index: super::index::entries(&data).into_iter().collect(),
+        members,
+        audit: AuditEntry::now("create", attrs),
+    };
+    let made = StoredResource {
+        id,
+        data,
+        version: 1,
+        created: now.clone(),
+        last_modified: now,
+        members: None,
+        groups: None,
+        body: None,
+    };
+    (n, made)
+}
+
+/// The same failure for every item of a job that failed as a whole.
+fn clone_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Busy => StoreError::Busy,
+        other => StoreError::Backend(other.to_string()),
     }
 }

@@ -491,7 +491,7 @@ pub struct Columns {
 }
 
 /// A new resource, ready to insert.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct NewResource {
     /// Tenant.
     pub tenant: String,
