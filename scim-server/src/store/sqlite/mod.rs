@@ -444,6 +444,9 @@ impl Store for SqliteStore {
         ctx: &Context<'_>,
         items: Vec<(JsonMap, Vec<super::MemberRow>)>,
     ) -> Vec<Result<StoredResource, StoreError>> {
+        if items.is_empty() {
+            return Vec::new();
+        }
         let (news, made): (Vec<_>, Vec<_>) = items
             .into_iter()
             .map(|(data, members)| new_resource(tenant, ctx, data, members))
