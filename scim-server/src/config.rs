@@ -58,7 +58,7 @@ pub struct Cli {
     /// Path the SCIM endpoints are served under.
     #[arg(long, env = "SCIM_BASE_PATH", default_value = "/scim/v2")]
     pub base_path: String,
-    /// Public base URL for locations, e.g. https://scim.example.com/scim/v2 (default: the
+    /// Public base URL for locations, e.g. `https://scim.example.com/scim/v2` (default: the
     /// listen address, or the forwarded headers with --trust-forwarded-headers).
     #[arg(long, env = "SCIM_PUBLIC_URL")]
     pub public_url: Option<String>,

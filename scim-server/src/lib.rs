@@ -18,6 +18,16 @@
 //! axum::serve(listener, app).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! ## Layout
+//!
+//! A request goes down one path: [`routes`] (parse, authorise, call, render: request
+//! extraction in `routes/request.rs`, response headers in `routes/response.rs`) →
+//! [`service`] (what a create, replace, PATCH, delete or search means: members, passwords,
+//! versions, change events; shared by the single-resource routes and `/Bulk`) → [`store`]
+//! (rows: the native SQLite store, the PostgreSQL store, the filter translation to SQL).
+//! [`render`] writes stored resources as SCIM JSON; [`auth`], [`audit`] and [`observe`] wrap
+//! every request.
 
 pub mod audit;
 pub mod auth;

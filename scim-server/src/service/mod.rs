@@ -6,7 +6,7 @@
 //!                                   scim-core (validate, PATCH, filters)
 //! ```
 //!
-//! - [`write`]: create (RFC 7644 §3.3), replace (§3.5.1), PATCH (§3.5.2) and delete (§3.6),
+//! - [`write`](mod@write): create (RFC 7644 §3.3), replace (§3.5.1), PATCH (§3.5.2) and delete (§3.6),
 //!   used by the single-resource routes and by every `/Bulk` operation (§3.7), with passwords
 //!   hashed before the store is called ([`password`]) and the change hook told after it.
 //! - [`members`]: a Group's `members` as rows — read from bodies, planned from PATCH operations
