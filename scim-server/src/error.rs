@@ -74,7 +74,14 @@ impl From<StoreError> for ApiError {
 
 /// Builds a SCIM JSON response.
 pub fn scim_json(status: StatusCode, body: &impl serde::Serialize) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    scim_json_bytes(
+        status,
+        serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
+    )
+}
+
+/// A SCIM JSON response of JSON text already written (see [`crate::render::JsonText`]).
+pub fn scim_json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON))],

@@ -100,21 +100,88 @@ fn meta_json(ctx: &Context<'_>, base: &str, s: &StoredResource) -> Value {
     })
 }
 
+/// JSON text this crate rendered itself, valid by construction: written into a response as
+/// it is. (`serde_json::value::RawValue::from_string` validates by parsing the text again: 8 %
+/// of the CPU of a page of 100 users, measured with perf.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonText(String);
+
+impl JsonText {
+    /// The text of a JSON value.
+    pub fn of(v: &Value) -> JsonText {
+        JsonText(v.to_string())
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The text's bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0.into_bytes()
+    }
+}
+
+/// Appends `s` as a JSON string. Most values (ids, timestamps, URLs) need no escape and are
+/// copied between quotes; others are escaped by serde_json (so the text is the same either way).
+fn push_str_json(out: &mut String, s: &str) {
+    if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(&Value::String(s.to_string()).to_string());
+    } else {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    }
+}
+
+/// The body of a page of results (RFC 7644 §3.4.2): the members `ListResponse` serialises, in
+/// its order, with each resource's text copied in as it is.
+pub fn list_body(page: &scim_core::ListResponse<JsonText>) -> Vec<u8> {
+    let size: usize = page.resources.iter().map(|r| r.0.len() + 1).sum();
+    let mut out = String::with_capacity(size + 256);
+    out.push_str("{\"schemas\":");
+    out.push_str(&Value::from(page.schemas.clone()).to_string());
+    out.push_str(",\"totalResults\":");
+    out.push_str(&page.total_results.to_string());
+    if let Some(n) = page.items_per_page {
+        out.push_str(",\"itemsPerPage\":");
+        out.push_str(&n.to_string());
+    }
+    if let Some(n) = page.start_index {
+        out.push_str(",\"startIndex\":");
+        out.push_str(&n.to_string());
+    }
+    if let Some(c) = &page.next_cursor {
+        out.push_str(",\"nextCursor\":");
+        push_str_json(&mut out, c);
+    }
+    if let Some(c) = &page.previous_cursor {
+        out.push_str(",\"previousCursor\":");
+        push_str_json(&mut out, c);
+    }
+    out.push_str(",\"Resources\":[");
+    for (i, r) in page.resources.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&r.0);
+    }
+    out.push_str("]}");
+    out.into_bytes()
+}
+
 /// A resource as JSON text with the default projection: from its stored rendered body when the
 /// store returned one (see [`crate::store::body`]), written out around it without parsing;
 /// otherwise rendered and projected as usual. Both give the same JSON value.
-pub fn render_default_text(
-    ctx: &Context<'_>,
-    base: &str,
-    s: StoredResource,
-) -> Box<serde_json::value::RawValue> {
+pub fn render_default_text(ctx: &Context<'_>, base: &str, s: StoredResource) -> JsonText {
     let text = match &s.body {
         Some(body) => {
             let mut out = String::with_capacity(body.members.len() + body.schemas.len() + 400);
             out.push_str("{\"schemas\":");
             out.push_str(&body.schemas);
             out.push_str(",\"id\":");
-            out.push_str(&Value::String(s.id.clone()).to_string());
+            push_str_json(&mut out, &s.id);
             if !body.members.is_empty() {
                 out.push(',');
                 out.push_str(&body.members);
@@ -129,17 +196,16 @@ pub fn render_default_text(
             }
             // meta, written directly (the same members and order as `meta_json`).
             let rt = ctx.resource_type;
-            let text = |v: &str| Value::String(v.to_string()).to_string();
             out.push_str(",\"meta\":{\"resourceType\":");
-            out.push_str(&text(&rt.name));
+            push_str_json(&mut out, &rt.name);
             out.push_str(",\"created\":");
-            out.push_str(&text(&s.created));
+            push_str_json(&mut out, &s.created);
             out.push_str(",\"lastModified\":");
-            out.push_str(&text(&s.last_modified));
+            push_str_json(&mut out, &s.last_modified);
             out.push_str(",\"location\":");
-            out.push_str(&text(&format!("{base}{}/{}", rt.endpoint, s.id)));
+            push_str_json(&mut out, &format!("{base}{}/{}", rt.endpoint, s.id));
             out.push_str(",\"version\":");
-            out.push_str(&text(&etag(s.version)));
+            push_str_json(&mut out, &etag(s.version));
             out.push_str("}}");
             out
         }
@@ -148,7 +214,7 @@ pub fn render_default_text(
             Value::Object(scim_core::Projection::all().apply(&full, ctx)).to_string()
         }
     };
-    serde_json::value::RawValue::from_string(text).expect("rendered JSON is valid")
+    JsonText(text)
 }
 
 /// A group in its default representation as a streamed body: everything but `members` first,
@@ -164,7 +230,7 @@ pub fn group_body_stream(
     use futures::StreamExt;
     stored.members = None;
     let text = render_default_text(ctx, base, stored);
-    let text = text.get();
+    let text = text.as_str();
     // The object without its closing brace; the members array goes last.
     let head = text.strip_suffix('}').unwrap_or(text).to_string();
     let base = base.to_string();
@@ -211,4 +277,58 @@ pub fn group_body_stream(
     });
     // `fuse`: the body may be polled again after its end.
     axum::body::Body::from_stream(stream.fuse())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scim_core::ListResponse;
+
+    /// `list_body` writes what serde writes for the same page, byte for byte.
+    #[test]
+    fn list_bodies_are_what_serde_writes() {
+        let resources = vec![
+            json!({"id": "a", "userName": "x\"y\\z\u{1}é"}),
+            json!({"id": "b", "emails": [{"value": "b@example.com"}]}),
+        ];
+        let texts = || resources.iter().map(JsonText::of).collect::<Vec<_>>();
+        let index = ListResponse::new(resources.clone(), 7, 3);
+        assert_eq!(
+            list_body(&ListResponse::new(texts(), 7, 3)),
+            serde_json::to_vec(&index).unwrap()
+        );
+        let cursors = ListResponse::new(resources.clone(), 7, 1)
+            .with_cursors(Some("n\"ext".into()), Some("prev".into()));
+        assert_eq!(
+            list_body(
+                &ListResponse::new(texts(), 7, 1)
+                    .with_cursors(Some("n\"ext".into()), Some("prev".into()))
+            ),
+            serde_json::to_vec(&cursors).unwrap()
+        );
+        let mut empty = ListResponse::<Value>::new(vec![], 0, 1);
+        empty.items_per_page = None;
+        empty.start_index = None;
+        let mut empty_text = ListResponse::<JsonText>::new(vec![], 0, 1);
+        empty_text.items_per_page = None;
+        empty_text.start_index = None;
+        assert_eq!(list_body(&empty_text), serde_json::to_vec(&empty).unwrap());
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_escapes_them() {
+        for s in [
+            "plain",
+            "",
+            "q\"uote",
+            "back\\slash",
+            "tab\tnl\n",
+            "\u{1f}",
+            "é ü \u{7f} 😀",
+        ] {
+            let mut out = String::new();
+            push_str_json(&mut out, s);
+            assert_eq!(out, serde_json::to_string(s).unwrap(), "{s:?}");
+        }
+    }
 }

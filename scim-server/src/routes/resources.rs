@@ -15,8 +15,8 @@ use super::body::read_json;
 use super::request::{base_url, if_match, prefers_minimal, projection, search_request};
 use super::response::{group, not_modified, with_headers};
 use crate::auth::Principal;
-use crate::error::{scim_json, ApiResult};
-use crate::render::{render_default_text, render_owned};
+use crate::error::{scim_json, scim_json_bytes, ApiResult};
+use crate::render::{list_body, render_default_text, render_owned};
 use crate::service::search::{search as run_search, Scope};
 use crate::service::{check_id, context, is_group, load_for, write};
 use crate::state::ScimState;
@@ -36,7 +36,7 @@ pub async fn list(
     let sr = search_request(q.as_deref())?;
     let base = base_url(&state, &headers);
     let page = run_search(&state, &p.tenant, Scope::Type(ctx), sr, &base).await?;
-    Ok(scim_json(StatusCode::OK, &page))
+    Ok(scim_json_bytes(StatusCode::OK, list_body(&page)))
 }
 
 /// `POST /{rt}/.search`
@@ -50,7 +50,7 @@ pub async fn search(
     let base = base_url(&state, req.headers());
     let sr = SearchRequest::from_json(read_json(req, state.settings().max_body).await?)?;
     let page = run_search(&state, &p.tenant, Scope::Type(ctx), sr, &base).await?;
-    Ok(scim_json(StatusCode::OK, &page))
+    Ok(scim_json_bytes(StatusCode::OK, list_body(&page)))
 }
 
 /// `POST /.search`: every resource type the filter can apply to (RFC 7644 §3.4.3).
@@ -62,7 +62,7 @@ pub async fn search_root(
     let base = base_url(&state, req.headers());
     let sr = SearchRequest::from_json(read_json(req, state.settings().max_body).await?)?;
     let page = run_search(&state, &p.tenant, Scope::All, sr, &base).await?;
-    Ok(scim_json(StatusCode::OK, &page))
+    Ok(scim_json_bytes(StatusCode::OK, list_body(&page)))
 }
 
 // ----- read -----
@@ -101,7 +101,10 @@ pub async fn get_one(
     let base = base_url(&state, &headers);
     let version = stored.version;
     let resp = if default {
-        scim_json(StatusCode::OK, &render_default_text(&ctx, &base, stored))
+        scim_json_bytes(
+            StatusCode::OK,
+            render_default_text(&ctx, &base, stored).into_bytes(),
+        )
     } else {
         let body = proj.apply(&render_owned(&ctx, &base, stored), &ctx);
         scim_json(StatusCode::OK, &body)

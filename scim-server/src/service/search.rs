@@ -13,13 +13,12 @@ use scim_core::{
     AttrPath, Context, JsonMap, ListResponse, Projection, ScimError, ScimType, SearchRequest,
     SortOrder,
 };
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::{check_filter, context_of, load_for};
 use crate::cursor::{Cursor, CursorError};
 use crate::error::ApiResult;
-use crate::render::{render_default_text, render_owned};
+use crate::render::{render_default_text, render_owned, JsonText};
 use crate::state::ScimState;
 use crate::store::{Query, StoredResource};
 
@@ -33,7 +32,7 @@ pub enum Scope<'a> {
 }
 
 /// A page of results, each resource as JSON text.
-pub type Page = ListResponse<Box<RawValue>>;
+pub type Page = ListResponse<JsonText>;
 
 /// Runs a search for `tenant`; `base` is the base URL resources are rendered with.
 pub async fn search(
@@ -311,7 +310,7 @@ async fn merged(
         .into_iter()
         .skip((start - 1) as usize)
         .take(count as usize)
-        .map(|r| json_text(&Value::Object(r.3)))
+        .map(|r| JsonText::of(&Value::Object(r.3)))
         .collect();
     Ok(ListResponse::new(out, total, start))
 }
@@ -323,7 +322,7 @@ fn page(
     base: &str,
     proj: &Projection,
     items: Vec<StoredResource>,
-) -> Vec<Box<RawValue>> {
+) -> Vec<JsonText> {
     let default = *proj == Projection::all();
     items
         .into_iter()
@@ -331,12 +330,8 @@ fn page(
             if default {
                 render_default_text(ctx, base, s)
             } else {
-                json_text(&Value::Object(proj.apply(&render_owned(ctx, base, s), ctx)))
+                JsonText::of(&Value::Object(proj.apply(&render_owned(ctx, base, s), ctx)))
             }
         })
         .collect()
-}
-
-fn json_text(v: &Value) -> Box<RawValue> {
-    RawValue::from_string(v.to_string()).expect("serialised JSON is valid")
 }
