@@ -232,6 +232,10 @@ enum IndexCmp {
     Eq(String),
     /// Starts with the folded prefix: at least it, below its successor (if any).
     Prefix(String, Option<String>),
+    /// Contains (`co`) or ends with (`ew`) the folded literal: the attribute's keys are read
+    /// (an index range, no resource's JSON) and the matches checked again on the resources;
+    /// keys that may have been cut are candidates too.
+    Scan(CompareOp, String),
 }
 
 #[derive(Clone, Copy)]
@@ -754,10 +758,11 @@ impl<'a, 'c> Translator<'a, 'c> {
     // ----- index seeks -----
 
     /// What `attr eq "x"` / `attr sw "x"` on a string attribute seeks in `scim_index` (see
-    /// [`super::index`]): the attribute key, the folded comparison, and whether the attribute is
-    /// case-exact. The index holds every string leaf at the attribute's path, folded as the
-    /// comparison folds, so the seek finds exactly the rows the general translation matches —
-    /// for a case-exact attribute, a superset that the exact comparison then narrows.
+    /// [`super::index`]), and what `co` / `ew` read there instead of every resource's JSON: the
+    /// attribute key, the folded comparison, and whether the matches must be checked again (a
+    /// case-exact attribute, or `co` / `ew`). The index holds every string leaf at the
+    /// attribute's path, folded as the comparison folds, so the seek finds exactly the rows the
+    /// general translation matches — or a superset that the exact comparison then narrows.
     fn index_target(
         &self,
         r: &ResolvedAttr<'_>,
@@ -806,6 +811,10 @@ impl<'a, 'c> Translator<'a, 'c> {
                 let succ = index::prefix_successor(&folded);
                 IndexCmp::Prefix(folded, succ)
             }
+            CompareOp::Co | CompareOp::Ew if !folded.is_empty() => {
+                // A scan of the attribute's keys: its matches are checked again (`true`).
+                return Some((keys.join("."), IndexCmp::Scan(op, folded), true));
+            }
             _ => return None,
         };
         Some((keys.join("."), c, def.case_exact))
@@ -824,6 +833,13 @@ impl<'a, 'c> Translator<'a, 'c> {
                     Some(hi) => format!("x.value >= {lo} AND x.value < {}", self.params.text(hi)),
                     None => format!("x.value >= {lo}"),
                 }
+            }
+            IndexCmp::Scan(op, v) => {
+                let found = self.string_cmp("x.value", op, &v, true);
+                format!(
+                    "({found} OR octet_length(x.value) >= {})",
+                    super::index::MAX_KEY_BYTES - 3
+                )
             }
         };
         format!(

@@ -1198,3 +1198,57 @@ backends!(filters_and_sorting_agree_with_the_evaluator, |s| {
         );
     }
 });
+
+// `co` and `ew` read the attribute-value index, whose keys are cut at 200 bytes: a match past
+// the cut must still be found (a cut key is a candidate, checked on the resource).
+backends!(
+    contains_and_ends_with_find_matches_past_the_index_key,
+    |s| {
+        let long = format!("{}Needle-Tail", "é".repeat(150)); // 300 bytes before the tail
+        let r = s
+        .post(
+            "/Users",
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "long-title", "title": long}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let r = s
+        .post(
+            "/Users",
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "short-title", "title": "needle-tail"}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        for (filter, expected) in [
+            (
+                r#"title co "needle-tail""#,
+                vec!["long-title", "short-title"],
+            ),
+            (
+                r#"title ew "NEEDLE-TAIL""#,
+                vec!["long-title", "short-title"],
+            ),
+            (r#"title co "ééNeedle""#, vec!["long-title"]),
+            (
+                r#"title co "needle-taiL" and userName sw "long""#,
+                vec!["long-title"],
+            ),
+            (r#"title ew "tail-needle""#, vec![]),
+        ] {
+            let q = form_urlencoded::Serializer::new(String::new())
+                .append_pair("filter", filter)
+                .append_pair("sortBy", "userName")
+                .finish();
+            let r = s.get(&format!("/Users?{q}")).await;
+            assert_eq!(r.status, StatusCode::OK, "{filter}: {}", r.body);
+            let names: Vec<&str> = r.body["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["userName"].as_str().unwrap())
+                .collect();
+            assert_eq!(names, expected, "{filter}");
+            assert_eq!(r.body["totalResults"], expected.len(), "{filter}");
+        }
+    }
+);
