@@ -156,7 +156,7 @@ const DELETE: &str = "WITH del AS ( \
 
 /// A counter shard for one write.
 pub fn shard() -> i16 {
-    rand::random::<u16>() as i16 % COUNT_SHARDS
+    (rand::random::<u16>() % COUNT_SHARDS as u16) as i16
 }
 
 /// A token row.
