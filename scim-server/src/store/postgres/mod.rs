@@ -154,6 +154,7 @@ impl PgStore {
 
     /// Creates a group with members in one transaction: the members are checked first, then
     /// the group, its member rows and `COMMIT` go in one round trip.
+    #[allow(clippy::too_many_arguments)]
     async fn create_with_members(
         &self,
         tenant: &str,
