@@ -110,7 +110,8 @@ impl PgStore {
             .collect()
     }
 
-    /// Reads one resource (its rendered form with `key`) and what `load` asks for, pipelined.
+    /// Reads one resource (its rendered form with `key`) and what `load` asks for, pipelined
+    /// (one round trip).
     async fn get_one(
         &self,
         tenant: &str,
@@ -122,32 +123,15 @@ impl PgStore {
         let c = self.pool.get().await?;
         let rt = ctx.resource_type.name.as_str();
         let fetch = c.prepare_cached(ops::FETCH).await?;
-        let (r, extras) = if load.groups && rt == "User" {
-            let groups = c.prepare_cached(ops::GROUPS_OF).await?;
-            let ids = [id];
-            let ids = ids.as_slice();
-            let p1: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&tenant, &rt, &id, &key];
-            let p2: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&tenant, &ids];
-            let (r, g) = tokio::join!(c.query_opt(&fetch, &p1), c.query(&groups, &p2));
-            (r?, Some(g?))
-        } else {
-            (c.query_opt(&fetch, &[&tenant, &rt, &id, &key]).await?, None)
-        };
-        let row = r.ok_or(StoreError::NotFound)?;
+        let ids = [id.to_string()];
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&tenant, &rt, &id, &key];
+        let (row, extras) = tokio::join!(
+            c.query_opt(&fetch, &params),
+            ops::extras_rows(&c, tenant, rt, &ids, load)
+        );
+        let row = row?.ok_or(StoreError::NotFound)?;
         let mut items = [ops::resource(&row, key.as_deref())?];
-        match extras {
-            Some(rows) => {
-                let index = HashMap::from([(id.to_string(), 0)]);
-                ops::groups_into(&mut items, &index, &rows)?;
-            }
-            None => {
-                let load = Load {
-                    members: load.members,
-                    groups: false,
-                };
-                ops::load_extras(&c, tenant, rt, &mut items, load).await?;
-            }
-        }
+        ops::apply_extras(&mut items, rt, extras?)?;
         let [r] = items;
         Ok(r)
     }
@@ -175,7 +159,7 @@ impl PgStore {
             ops::resolve_members(&c, tenant, &made.id, &mut members)
         );
         begin?;
-        if let Err(e) = resolved {
+        if let Err(e) = resolved.and(ops::prepare(&c, &[ops::CREATE, ops::INSERT_MEMBERS]).await) {
             c.batch_execute("ROLLBACK").await?;
             c.set_in_tx(false);
             return Err(e);
@@ -215,18 +199,25 @@ impl PgStore {
     ) -> Result<StoredResource, StoreError> {
         let stmt = c.prepare_cached(ops::FETCH_FOR_UPDATE).await?;
         c.set_in_tx(true);
+        let ids = [id.to_string()];
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&tenant, &rt, &id];
-        let (begin, row) = tokio::join!(c.batch_execute("BEGIN"), c.query_opt(&stmt, &params));
+        let (begin, row, extras) = tokio::join!(
+            c.batch_execute("BEGIN"),
+            c.query_opt(&stmt, &params),
+            ops::extras_rows(c, tenant, rt, &ids, load)
+        );
         begin?;
         let row = row?.ok_or(StoreError::NotFound)?;
         let mut items = [ops::resource(&row, None)?];
-        ops::load_extras(c, tenant, rt, &mut items, load).await?;
+        ops::apply_extras(&mut items, rt, extras?)?;
         let [r] = items;
         Ok(r)
     }
 
-    /// Runs the part of [`Store::modify`] inside the transaction; the caller ends it.
-    async fn modify_in(
+    /// The decision and member changes of [`Store::modify`], inside the transaction; returns
+    /// the resource before, the change of data, whether members changed and what to load.
+    #[allow(clippy::type_complexity)]
+    async fn modify_decide(
         &self,
         c: &mut Conn,
         tenant: &str,
@@ -234,7 +225,7 @@ impl PgStore {
         id: &str,
         load_current: Load,
         f: &mut ModifyFn<'_>,
-    ) -> Result<(StoredResource, StoredResource), StoreError> {
+    ) -> Result<(StoredResource, Option<JsonMap>, bool, Load), StoreError> {
         let rt = ctx.resource_type.name.as_str();
         let before = self.lock_resource(c, tenant, rt, id, load_current).await?;
         let Update {
@@ -251,56 +242,7 @@ impl PgStore {
         } else {
             ops::apply_member_changes(c, tenant, id, member_changes).await? > 0
         };
-        let now = timestamp_text(chrono::Utc::now());
-        let mut after = StoredResource {
-            members: None,
-            groups: None,
-            body: None,
-            ..before.clone()
-        };
-        let updated = match &data {
-            Some(d) => {
-                let old = super::index::entries(&before.data);
-                let new = super::index::entries(d);
-                let gone: Vec<_> = old.difference(&new).cloned().collect();
-                let added: Vec<_> = new.difference(&old).cloned().collect();
-                let audit = AuditEntry::now(
-                    "update",
-                    crate::audit::changed_attributes(Some(&before.data), Some(d)),
-                );
-                let cols = shared::columns(ctx, d);
-                let u = ops::update_data(
-                    c,
-                    tenant,
-                    rt,
-                    id,
-                    &now,
-                    &cols,
-                    &gone,
-                    &added,
-                    &audit,
-                    members_changed,
-                )
-                .await
-                .map_err(shared::uniqueness(ctx, d))?;
-                after.data = d.clone();
-                Some(u)
-            }
-            None if members_changed => {
-                let audit = AuditEntry::now("update", Vec::new());
-                Some(ops::update_version(c, tenant, rt, id, &now, &audit).await?)
-            }
-            None => None,
-        };
-        if let Some(u) = updated {
-            after.version = u.version;
-            after.created = u.created;
-            after.last_modified = u.last_modified;
-        }
-        let mut items = [after];
-        ops::load_extras(c, tenant, rt, &mut items, load).await?;
-        let [after] = items;
-        Ok((before, after))
+        Ok((before, data, members_changed, load))
     }
 }
 
@@ -466,20 +408,100 @@ impl Store for PgStore {
         mut f: ModifyFn<'_>,
     ) -> Result<(StoredResource, StoredResource), StoreError> {
         let mut c = self.pool.get().await?;
-        let res = self
-            .modify_in(&mut c, tenant, ctx, id, load_current, &mut f)
+        let decided = self
+            .modify_decide(&mut c, tenant, ctx, id, load_current, &mut f)
             .await;
-        // The last statement and its COMMIT (or the ROLLBACK of a failure): a COMMIT after a
-        // failed statement rolls back.
-        let end = c
-            .batch_execute(if res.is_ok() { "COMMIT" } else { "ROLLBACK" })
-            .await;
-        if end.is_ok() {
+        let (before, data, members_changed, load) = match decided {
+            Ok(d) => d,
+            Err(e) => {
+                if c.batch_execute("ROLLBACK").await.is_ok() {
+                    c.set_in_tx(false);
+                }
+                return Err(e);
+            }
+        };
+        let rt = ctx.resource_type.name.as_str();
+        let now = timestamp_text(chrono::Utc::now());
+        let prepared = ops::prepare(
+            &c,
+            &[ops::UPDATE_DATA, ops::UPDATE_VERSION, ops::extras_sql(rt)],
+        )
+        .await;
+        if let Err(e) = prepared {
+            if c.batch_execute("ROLLBACK").await.is_ok() {
+                c.set_in_tx(false);
+            }
+            return Err(e);
+        }
+        let write = async {
+            match &data {
+                Some(d) => {
+                    let old = super::index::entries(&before.data);
+                    let new = super::index::entries(d);
+                    let gone: Vec<_> = old.difference(&new).cloned().collect();
+                    let added: Vec<_> = new.difference(&old).cloned().collect();
+                    let audit = AuditEntry::now(
+                        "update",
+                        crate::audit::changed_attributes(Some(&before.data), Some(d)),
+                    );
+                    let cols = shared::columns(ctx, d);
+                    ops::update_data(
+                        &c,
+                        tenant,
+                        rt,
+                        id,
+                        &now,
+                        &cols,
+                        &gone,
+                        &added,
+                        &audit,
+                        members_changed,
+                    )
+                    .await
+                    .map(Some)
+                    .map_err(shared::uniqueness(ctx, d))
+                }
+                None if members_changed => {
+                    let audit = AuditEntry::now("update", Vec::new());
+                    ops::update_version(&c, tenant, rt, id, &now, &audit)
+                        .await
+                        .map(Some)
+                }
+                None => Ok(None),
+            }
+        };
+        // The write, what the response loads and COMMIT in one round trip. A COMMIT after a
+        // failed statement rolls the transaction back.
+        let ids = [id.to_string()];
+        let (written, extras, commit) = tokio::join!(
+            write,
+            ops::extras_rows(&c, tenant, rt, &ids, load),
+            c.batch_execute("COMMIT")
+        );
+        if commit.is_ok() {
             c.set_in_tx(false);
         }
-        let out = res?;
-        end?;
-        Ok(out)
+        let written = written?;
+        let extras = extras?;
+        commit?;
+        let mut after = StoredResource {
+            members: None,
+            groups: None,
+            body: None,
+            ..before.clone()
+        };
+        if let Some(d) = data {
+            after.data = d;
+        }
+        if let Some(u) = written {
+            after.version = u.version;
+            after.created = u.created;
+            after.last_modified = u.last_modified;
+        }
+        let mut items = [after];
+        ops::apply_extras(&mut items, rt, extras)?;
+        let [after] = items;
+        Ok((before, after))
     }
 
     async fn delete(

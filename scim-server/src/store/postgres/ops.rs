@@ -76,7 +76,7 @@ pub const COUNT: &str = "SELECT COALESCE(SUM(n), 0)::int8 FROM scim_counts \
 /// Inserts a resource with its index rows, counts it and records it in the audit trail: one
 /// statement, so one round trip and one commit outside a transaction. A uniqueness conflict
 /// fails the whole statement (nothing is written).
-const CREATE: &str = "WITH ins AS ( \
+pub const CREATE: &str = "WITH ins AS ( \
        INSERT INTO scim_resources (tenant, resource_type, id, user_name_key, display_name, data, \
          version, created, last_modified, body_schemas, body, body_key) \
        VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text::jsonb, 1, $7::text, \
@@ -96,7 +96,7 @@ const CREATE: &str = "WITH ins AS ( \
 
 /// Replaces a resource's data, bumps its version, brings its index rows from the old entries
 /// to the new ones (only the difference) and records the change: one statement.
-const UPDATE_DATA: &str = "WITH upd AS ( \
+pub const UPDATE_DATA: &str = "WITH upd AS ( \
        UPDATE scim_resources SET data = $4::text::jsonb, user_name_key = $5::text, \
          display_name = $6::text, body_schemas = $7::text, body = $8::text, body_key = $9::text, \
          version = version + 1, last_modified = $10::text \
@@ -116,7 +116,7 @@ const UPDATE_DATA: &str = "WITH upd AS ( \
      ) SELECT version, created, last_modified FROM upd";
 
 /// Bumps a resource's version (members changed) and records the change: one statement.
-const UPDATE_VERSION: &str = "WITH upd AS ( \
+pub const UPDATE_VERSION: &str = "WITH upd AS ( \
        UPDATE scim_resources SET version = version + 1, last_modified = $4::text \
        WHERE tenant = $1::text AND resource_type = $2::text AND id = $3::text \
        RETURNING version, created, last_modified \
@@ -132,7 +132,7 @@ const UPDATE_VERSION: &str = "WITH upd AS ( \
 /// migrations), its index rows go, its counter shard is decremented and the audit trail records
 /// it: one statement. Returns the deleted version (NULL when nothing was deleted) and whether
 /// the resource existed.
-const DELETE: &str = "WITH del AS ( \
+pub const DELETE: &str = "WITH del AS ( \
        DELETE FROM scim_resources WHERE tenant = $1::text AND resource_type = $2::text \
          AND id = $3::text AND ($4::int8 IS NULL OR version = $4::int8) RETURNING version \
      ), grp AS ( \
@@ -153,6 +153,23 @@ const DELETE: &str = "WITH del AS ( \
          version, NULL FROM del \
      ) SELECT (SELECT version FROM del) AS deleted, EXISTS (SELECT 1 FROM scim_resources \
        WHERE tenant = $1::text AND resource_type = $2::text AND id = $3::text) AS existed";
+
+/// The statement that inserts member rows (see [`insert_members`]).
+pub const INSERT_MEMBERS: &str =
+    "INSERT INTO scim_members (tenant, group_id, member_id, member_type, display) \
+     SELECT $1::text, $2::text, u.m, u.k, u.d \
+     FROM unnest($3::text[], $4::text[], $5::text[]) AS u(m, k, d) \
+     ON CONFLICT (tenant, group_id, member_id) DO NOTHING";
+
+/// Prepares statements not prepared on this connection yet (a round trip each; none once
+/// cached). Required before pipelining statements with `COMMIT`: a statement still being
+/// prepared would be sent after the `COMMIT` issued with it.
+pub async fn prepare(c: &Conn, statements: &[&str]) -> Result<(), StoreError> {
+    for s in statements {
+        c.prepare_cached(s).await?;
+    }
+    Ok(())
+}
 
 /// A counter shard for one write.
 pub fn shard() -> i16 {
@@ -231,6 +248,83 @@ pub async fn query_dyn(c: &Conn, sql: &str, values: &[SqlValue]) -> Result<Vec<R
     Ok(c.query_typed(sql, &typed(values)).await?)
 }
 
+/// Rows of what `load` asks for resources of type `rt`: a group's members ([`MEMBERS_OF`]) or a
+/// user's groups ([`GROUPS_OF`]); `None` when there is nothing to load. Issued on its own, so that
+/// it can be pipelined with other statements.
+pub async fn extras_rows(
+    c: &Conn,
+    tenant: &str,
+    rt: &str,
+    ids: &[String],
+    load: Load,
+) -> Result<Option<Vec<Row>>, StoreError> {
+    let sql = if load.members && rt == "Group" {
+        MEMBERS_OF
+    } else if load.groups && rt == "User" {
+        GROUPS_OF
+    } else {
+        return Ok(None);
+    };
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let stmt = c.prepare_cached(sql).await?;
+    Ok(Some(c.query(&stmt, &[&tenant, &ids]).await?))
+}
+
+/// The statement [`extras_rows`] runs for resources of type `rt` (for [`prepare`]).
+pub fn extras_sql(rt: &str) -> &'static str {
+    if rt == "Group" {
+        MEMBERS_OF
+    } else {
+        GROUPS_OF
+    }
+}
+
+/// Puts the rows of [`extras_rows`] into their resources.
+pub fn apply_extras(
+    items: &mut [StoredResource],
+    rt: &str,
+    rows: Option<Vec<Row>>,
+) -> Result<(), StoreError> {
+    let Some(rows) = rows else {
+        return Ok(());
+    };
+    let index: HashMap<String, usize> = items
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.clone(), i))
+        .collect();
+    if rt == "Group" {
+        for r in items.iter_mut() {
+            r.members = Some(Vec::new());
+        }
+        for row in &rows {
+            let gid: &str = row.try_get("group_id")?;
+            if let Some(&i) = index.get(gid) {
+                items[i]
+                    .members
+                    .get_or_insert_with(Vec::new)
+                    .push(member(row)?);
+            }
+        }
+    } else {
+        for r in items.iter_mut() {
+            r.groups = Some(Vec::new());
+        }
+        for row in &rows {
+            let uid: &str = row.try_get("member_id")?;
+            if let Some(&i) = index.get(uid) {
+                items[i].groups.get_or_insert_with(Vec::new).push(GroupRef {
+                    value: row.try_get("group_id")?,
+                    display: row.try_get("display_name")?,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Fills in what `load` asks for: a group's members, a user's groups (array binds, one
 /// statement whatever the number of resources).
 pub async fn load_extras(
@@ -240,58 +334,9 @@ pub async fn load_extras(
     items: &mut [StoredResource],
     load: Load,
 ) -> Result<(), StoreError> {
-    if items.is_empty() {
-        return Ok(());
-    }
-    let index: HashMap<String, usize> = items
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.id.clone(), i))
-        .collect();
     let ids: Vec<String> = items.iter().map(|r| r.id.clone()).collect();
-    if load.members && rt == "Group" {
-        let stmt = c.prepare_cached(MEMBERS_OF).await?;
-        let rows = c.query(&stmt, &[&tenant, &ids]).await?;
-        for r in items.iter_mut() {
-            r.members = Some(Vec::new());
-        }
-        for row in rows {
-            let gid: &str = row.try_get("group_id")?;
-            if let Some(&i) = index.get(gid) {
-                items[i]
-                    .members
-                    .get_or_insert_with(Vec::new)
-                    .push(member(&row)?);
-            }
-        }
-    }
-    if load.groups && rt == "User" {
-        let stmt = c.prepare_cached(GROUPS_OF).await?;
-        let rows = c.query(&stmt, &[&tenant, &ids]).await?;
-        groups_into(items, &index, &rows)?;
-    }
-    Ok(())
-}
-
-/// Puts [`GROUPS_OF`] rows into their users.
-pub fn groups_into(
-    items: &mut [StoredResource],
-    index: &HashMap<String, usize>,
-    rows: &[Row],
-) -> Result<(), StoreError> {
-    for r in items.iter_mut() {
-        r.groups = Some(Vec::new());
-    }
-    for row in rows {
-        let uid: &str = row.try_get("member_id")?;
-        if let Some(&i) = index.get(uid) {
-            items[i].groups.get_or_insert_with(Vec::new).push(GroupRef {
-                value: row.try_get("group_id")?,
-                display: row.try_get("display_name")?,
-            });
-        }
-    }
-    Ok(())
+    let rows = extras_rows(c, tenant, rt, &ids, load).await?;
+    apply_extras(items, rt, rows)
 }
 
 /// Checks that every member exists in the tenant (a User or a Group, not the group itself) and
@@ -347,14 +392,7 @@ pub async fn insert_members(
         .map(|m| m.kind.as_deref().unwrap_or("User"))
         .collect();
     let displays: Vec<Option<&str>> = rows.iter().map(|m| m.display.as_deref()).collect();
-    let stmt = c
-        .prepare_cached(
-            "INSERT INTO scim_members (tenant, group_id, member_id, member_type, display) \
-             SELECT $1::text, $2::text, u.m, u.k, u.d \
-             FROM unnest($3::text[], $4::text[], $5::text[]) AS u(m, k, d) \
-             ON CONFLICT (tenant, group_id, member_id) DO NOTHING",
-        )
-        .await?;
+    let stmt = c.prepare_cached(INSERT_MEMBERS).await?;
     Ok(
         c.execute(&stmt, &[&tenant, &group_id, &ids, &kinds, &displays])
             .await?,
