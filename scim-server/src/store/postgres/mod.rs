@@ -180,10 +180,12 @@ impl PgStore {
             c.batch_execute("COMMIT")
         );
         // A failed statement aborted the transaction: its COMMIT rolled back.
+        if commit.is_ok() {
+            c.set_in_tx(false);
+        }
         created?;
         inserted?;
         commit?;
-        c.set_in_tx(false);
         members.sort_by(|a, b| a.value.cmp(&b.value));
         Ok(members)
     }
@@ -817,12 +819,25 @@ impl Store for PgStore {
             c.query_opt(&fetch, &p1),
             c.query(&first, &p2)
         );
-        begin?;
-        let resource = ops::resource(&row?.ok_or(StoreError::NotFound)?, key.as_deref())?;
-        let page = page?
-            .iter()
-            .map(ops::member)
-            .collect::<Result<Vec<_>, _>>()?;
+        let read = (|| {
+            begin?;
+            let resource = ops::resource(&row?.ok_or(StoreError::NotFound)?, key.as_deref())?;
+            let page = page?
+                .iter()
+                .map(ops::member)
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok::<_, StoreError>((resource, page))
+        })();
+        let (resource, page) = match read {
+            Ok(r) => r,
+            Err(e) => {
+                // Not found (or failed): end the snapshot and keep the connection.
+                if c.batch_execute("ROLLBACK").await.is_ok() {
+                    c.set_in_tx(false);
+                }
+                return Err(e);
+            }
+        };
         let (tenant, group) = (tenant.to_string(), id.to_string());
         let last = page.len() < page_size;
         let after = page.last().map(|m| m.value.clone());
