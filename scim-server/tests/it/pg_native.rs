@@ -179,3 +179,63 @@ crate::backends!(or_chain_of_200_ids, |s| {
     ids.sort();
     assert_eq!(found, ids);
 });
+
+/// `create_many` (the PostgreSQL store pipelines the creates on one connection): a create
+/// that fails (a taken userName) leaves no trace and does not affect the others, whose results
+/// come in order; the unfiltered total counts exactly the ones created.
+async fn create_many_isolates_failures(store: SqlStore) {
+    let users = Context::new(SchemaRegistry::builtin(), "User").unwrap();
+    let t = format!("many-{}", uuid::Uuid::new_v4());
+    let items: Vec<_> = ["m0", "m1", "M0", "m2", "m1"]
+        .iter()
+        .map(|n| (data(json!({"userName": n})), vec![]))
+        .collect();
+    let results = store.create_many(&t, &users, items).await;
+    assert_eq!(results.len(), 5);
+    let names: Vec<Option<String>> = results
+        .iter()
+        .map(|r| {
+            r.as_ref()
+                .ok()
+                .map(|s| s.data["userName"].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            Some("m0".to_string()),
+            Some("m1".to_string()),
+            None,
+            Some("m2".to_string()),
+            None
+        ]
+    );
+    for i in [2, 4] {
+        assert!(
+            matches!(results[i], Err(StoreError::Uniqueness(_))),
+            "{:?}",
+            results[i]
+        );
+    }
+    let q = Query {
+        limit: 0,
+        ..Query::default()
+    };
+    let (_, total) = store.query(&t, &users, &q).await.unwrap();
+    assert_eq!(total, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_many_isolates_failures_sqlite() {
+    let dir = crate::support::TempDir::new();
+    let url = format!("sqlite://{}", dir.0.join("m.db").display());
+    create_many_isolates_failures(SqlStore::connect(&url).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_many_isolates_failures_postgres() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    create_many_isolates_failures(SqlStore::connect(&url).await.unwrap()).await;
+}

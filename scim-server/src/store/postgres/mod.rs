@@ -649,7 +649,7 @@ impl Store for PgStore {
                 // The counter shards' sum in the same round trip.
                 let cp: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&tenant, &rt];
                 let (rows, n) = tokio::join!(
-                    ops::query_dyn(&c, &sql, &params.values),
+                    ops::query_prepared(&c, &sql, &params.values),
                     c.query_one(&count_stmt, &cp)
                 );
                 counted = Some(n?.try_get::<_, i64>(0)?.max(0) as u64);

@@ -325,6 +325,21 @@ pub fn apply_extras(
     Ok(())
 }
 
+/// Runs a translated statement whose text takes a few shapes only (an unfiltered page: one
+/// per sort attribute) as a statement prepared once per connection, so that its plan is cached.
+pub async fn query_prepared(
+    c: &Conn,
+    sql: &str,
+    values: &[SqlValue],
+) -> Result<Vec<Row>, StoreError> {
+    let params = typed(values);
+    let types: Vec<tokio_postgres::types::Type> = params.iter().map(|(_, t)| t.clone()).collect();
+    let stmt = c.prepare_typed_cached(sql, &types).await?;
+    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        params.iter().map(|(v, _)| *v).collect();
+    Ok(c.query(&stmt, &refs).await?)
+}
+
 /// Fills in what `load` asks for: a group's members, a user's groups (array binds, one
 /// statement whatever the number of resources).
 pub async fn load_extras(
