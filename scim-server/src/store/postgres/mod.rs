@@ -625,7 +625,7 @@ impl Store for PgStore {
                     "r.id".to_string()
                 })?;
             filtered_count = Some(count);
-            let ids: Vec<String> = ops::query_dyn(&c, &sql, &params.values)
+            let ids: Vec<String> = ops::query_translated(&c, &sql, &params.values)
                 .await?
                 .iter()
                 .map(|r| r.try_get::<_, String>(0))
@@ -649,13 +649,13 @@ impl Store for PgStore {
                 // The counter shards' sum in the same round trip.
                 let cp: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&tenant, &rt];
                 let (rows, n) = tokio::join!(
-                    ops::query_prepared(&c, &sql, &params.values),
+                    ops::query_translated(&c, &sql, &params.values),
                     c.query_one(&count_stmt, &cp)
                 );
                 counted = Some(n?.try_get::<_, i64>(0)?.max(0) as u64);
                 rows?
             } else {
-                ops::query_dyn(&c, &sql, &params.values).await?
+                ops::query_translated(&c, &sql, &params.values).await?
             };
             for row in &rows {
                 items.push(ops::resource(row, key.as_deref())?);
@@ -680,7 +680,7 @@ impl Store for PgStore {
                     Some(s) => s,
                     None => super::sql::count_statement(Dialect::Postgres, tenant, ctx, q)?,
                 };
-                let rows = ops::query_dyn(&c, &sql, &params.values).await?;
+                let rows = ops::query_translated(&c, &sql, &params.values).await?;
                 match rows.first() {
                     Some(r) => r.try_get::<_, i64>(0)?.max(0) as u64,
                     None => 0,

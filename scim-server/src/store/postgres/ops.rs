@@ -325,13 +325,22 @@ pub fn apply_extras(
     Ok(())
 }
 
-/// Runs a translated statement whose text takes a few shapes only (an unfiltered page: one
-/// per sort attribute) as a statement prepared once per connection, so that its plan is cached.
-pub async fn query_prepared(
+/// Statements a connection keeps prepared at most: translated filters are prepared (their plan
+/// cached, as sqlx did) until a connection holds this many, then run unnamed, so that clients
+/// sending ever new filter shapes cannot grow the cache without bound.
+pub const MAX_PREPARED: usize = 256;
+
+/// Runs a translated statement: prepared once per connection while the cache has room (a
+/// second run of the same shape is one round trip without parsing or planning from scratch),
+/// else as an unnamed statement ([`query_dyn`]).
+pub async fn query_translated(
     c: &Conn,
     sql: &str,
     values: &[SqlValue],
 ) -> Result<Vec<Row>, StoreError> {
+    if c.statement_cache.size() >= MAX_PREPARED {
+        return query_dyn(c, sql, values).await;
+    }
     let params = typed(values);
     let types: Vec<tokio_postgres::types::Type> = params.iter().map(|(_, t)| t.clone()).collect();
     let stmt = c.prepare_typed_cached(sql, &types).await?;

@@ -8,9 +8,10 @@
 //!   retry it; they quarantine apps that answer `5xx`).
 //! - Each new connection sets `statement_timeout` to [`STATEMENT_TIMEOUT`], below the server's
 //!   request timeout (30 s), so a runaway statement ends as an error the request can report.
-//! - Statements with a fixed text are prepared once per connection (deadpool's
-//!   `prepare_cached`); translated filters run as unnamed statements (`query_typed`: one round
-//!   trip, nothing cached, so the cache cannot grow with the variety of filters).
+//! - Statements are prepared once per connection (deadpool's `prepare_cached`): those with a
+//!   fixed text always, translated filters while the connection holds fewer than
+//!   [`super::ops::MAX_PREPARED`] statements; past that they run unnamed (`query_typed`: one
+//!   round trip, nothing kept), so the cache cannot grow with the variety of filters.
 //! - tokio-postgres pipelines requests issued concurrently on one client (futures joined):
 //!   `BEGIN` and the first statement of a transaction, or its last statement and `COMMIT`, go
 //!   in one round trip.
