@@ -10,6 +10,7 @@
 #   DB=postgres://postgres@127.0.0.1/bench bash scripts/bench-load.sh
 #   GROUP_SIZES="10 10000 1000000" USERS=1000000 bash scripts/bench-load.sh
 #   BULK=0 DURATION=4s bash scripts/bench-load.sh   # no /Bulk import at the end, shorter runs
+#   SCENARIOS="get_id post" bash scripts/bench-load.sh  # only these scenarios (names as printed)
 #
 # Needs cargo, curl, python3 and wrk (apt-get install wrk; installed here when missing).
 # Everything listens on 127.0.0.1 and is stopped on exit. Not part of `cargo test`.
@@ -193,8 +194,10 @@ sample_body() { # scenario -> writes a real response body of ours for the ceilin
 }
 
 printf '%-18s %12s %9s %9s %12s %7s %12s %7s\n' scenario ours p50 p99 ceiling ratio scim2-server ratio
-SCENARIOS="get_id filter_username filter_externalid filter_complex list_first list_deep post patch put delete"
-for size in $GROUP_SIZES; do [ -n "${GID[$size]:-}" ] && SCENARIOS="$SCENARIOS member$size"; done
+if [ -z "${SCENARIOS:-}" ]; then
+  SCENARIOS="get_id filter_username filter_externalid filter_complex list_first list_deep post patch put delete"
+  for size in $GROUP_SIZES; do [ -n "${GID[$size]:-}" ] && SCENARIOS="$SCENARIOS member$size"; done
+fi
 for s in $SCENARIOS; do
   lf=$s; gid=""
   case $s in member*) lf=member; gid=${GID[${s#member}]} ;; esac

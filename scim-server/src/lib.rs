@@ -25,7 +25,8 @@
 //! extraction in `routes/request.rs`, response headers in `routes/response.rs`) →
 //! [`service`] (what a create, replace, PATCH, delete or search means: members, passwords,
 //! versions, change events; shared by the single-resource routes and `/Bulk`) → [`store`]
-//! (rows: the native SQLite store, the PostgreSQL store, the filter translation to SQL).
+//! (rows: the native SQLite and PostgreSQL stores, laid out alike, and the filter translation
+//! to SQL).
 //! [`render`] writes stored resources as SCIM JSON; [`auth`], [`audit`] and [`observe`] wrap
 //! every request.
 

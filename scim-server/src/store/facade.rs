@@ -1,12 +1,12 @@
 //! [`SqlStore`]: the store for a database URL — the native SQLite store for `sqlite:` URLs,
-//! the sqlx store for PostgreSQL.
+//! the native PostgreSQL store for `postgres:` URLs.
 
 use async_trait::async_trait;
 use scim_core::{Context, JsonMap};
 
+use super::postgres::PgStore;
 use super::sql::Dialect;
 use super::sqlite::SqliteStore;
-use super::sqlx_store::SqlxStore;
 use super::{
     Load, MemberPages, MemberRow, ModifyFn, NewToken, Query, Store, StoreError, StoredResource,
     TokenInfo,
@@ -23,7 +23,7 @@ pub struct SqlStore {
 #[derive(Debug, Clone)]
 enum Backend {
     Sqlite(SqliteStore),
-    Postgres(SqlxStore),
+    Postgres(PgStore),
 }
 
 impl SqlStore {
@@ -32,10 +32,28 @@ impl SqlStore {
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite(SqliteStore::connect(url).await?)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres(PgStore::connect(url).await?)
         } else {
-            Backend::Postgres(SqlxStore::connect(url).await?)
+            return Err(unsupported(url));
         };
         Ok(SqlStore { backend })
+    }
+
+    /// Connects to a PostgreSQL `url` with at most `connections` connections, each request
+    /// waiting at most `acquire` for one before it fails with [`StoreError::Busy`] (answered
+    /// `429`). [`SqlStore::connect`] uses 16 connections and 3 s.
+    pub async fn connect_postgres_with(
+        url: &str,
+        connections: usize,
+        acquire: std::time::Duration,
+    ) -> Result<SqlStore, StoreError> {
+        if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+            return Err(unsupported(url));
+        }
+        Ok(SqlStore {
+            backend: Backend::Postgres(PgStore::connect_with(url, connections, acquire).await?),
+        })
     }
 
     /// Streams groups' members in pages of `n` rows (default 5,000): smaller pages use less
@@ -52,7 +70,7 @@ impl SqlStore {
     pub fn dialect(&self) -> Dialect {
         match &self.backend {
             Backend::Sqlite(_) => Dialect::Sqlite,
-            Backend::Postgres(s) => s.dialect(),
+            Backend::Postgres(_) => Dialect::Postgres,
         }
     }
 
@@ -93,6 +111,14 @@ impl SqlStore {
             Backend::Postgres(s) => s,
         }
     }
+}
+
+/// The error for a URL of no supported database (credentials never shown).
+fn unsupported(url: &str) -> StoreError {
+    StoreError::Backend(format!(
+        "unsupported database URL {:?}: use sqlite://PATH, sqlite::memory: or postgres://…",
+        url.split('@').next_back().unwrap_or("")
+    ))
 }
 
 #[async_trait]

@@ -1,7 +1,9 @@
 //! Storage: the [`Store`] trait and its SQL implementations: native SQLite ([`sqlite`],
-//! rusqlite with a writer thread and group commit) and PostgreSQL ([`sqlx_store`], sqlx),
-//! behind one [`SqlStore`] chosen by the database URL. Both share the schema, the statements'
-//! shapes and the filter translation ([`sql`]).
+//! rusqlite with a writer thread and group commit) and PostgreSQL ([`postgres`],
+//! tokio-postgres with a deadpool-postgres pool), in the same layout (`mod.rs`: the store,
+//! `ops.rs`: the statements, `pool.rs`: the connections), behind one [`SqlStore`] chosen by the
+//! database URL. Both share the schema, the statements' shapes, the filter translation
+//! ([`sql`]) and what [`shared`] holds (migrations, derived columns, audit records).
 //!
 //! The trait receives parsed filters, sort keys and pages and must apply them itself (never
 //! filter after loading), so `totalResults` is always right. Group members are rows in their own
@@ -13,9 +15,10 @@ pub use group_commit::defer_durability;
 pub mod body;
 mod facade;
 pub mod index;
+pub mod postgres;
+mod shared;
 pub mod sql;
 pub mod sqlite;
-pub mod sqlx_store;
 pub use facade::SqlStore;
 
 use async_trait::async_trait;
@@ -84,27 +87,6 @@ pub enum StoreError {
     /// The backend failed (connection, I/O). Never caused by client input.
     #[error("storage failure: {0}")]
     Backend(String),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        if matches!(e, sqlx::Error::PoolTimedOut) {
-            return StoreError::Busy;
-        }
-        if let sqlx::Error::Database(db) = &e {
-            if db.is_unique_violation() {
-                return StoreError::Uniqueness("a unique attribute value is already in use".into());
-            }
-            if db.is_foreign_key_violation() {
-                // A member deleted while it was being added (the database keeps members
-                // referring to existing resources only).
-                return StoreError::Invalid(ScimError::invalid_value(
-                    "a member does not exist (it was deleted meanwhile)",
-                ));
-            }
-        }
-        StoreError::Backend(e.to_string())
-    }
 }
 
 /// One member row of a group.

@@ -16,13 +16,138 @@ use scim_core::filter::{fold, CompValue, CompareOp, Filter};
 use scim_core::schema::{AttributeDef, AttributeType, ResolvedAttr};
 use scim_core::{AttrPath, Context, ScimError, ScimResult, SortOrder};
 
-/// The SQL dialect.
+/// The SQL dialect: which [`SqlDialect`] the translator writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     /// SQLite (JSON1 functions, `?NNN` placeholders).
     Sqlite,
     /// PostgreSQL (`jsonb`, `$N` placeholders).
     Postgres,
+}
+
+impl Dialect {
+    /// The dialect's SQL spellings.
+    pub fn sql(self) -> &'static dyn SqlDialect {
+        match self {
+            Dialect::Sqlite => &SqliteDialect,
+            Dialect::Postgres => &PostgresDialect,
+        }
+    }
+}
+
+/// What differs between the databases in the SQL of a translation: the translator is one core
+/// over this small trait (how JSON values are reached, SQLite's JSON1 paths or PostgreSQL's
+/// `jsonb` operators, stays in the translator's value locations). Every spelling takes
+/// placeholders, never values.
+pub trait SqlDialect: Send + Sync {
+    /// The placeholder of the `n`-th parameter (from 1).
+    fn placeholder(&self, n: usize) -> String;
+    /// A text parameter where it is used (cast when the database must know its type).
+    fn text_param(&self, placeholder: String) -> String;
+    /// `expr` compared byte by byte (code point order: the collation of the indexes).
+    fn exact(&self, expr: String) -> String;
+    /// `expr` with ASCII case folded, compared byte by byte.
+    fn fold(&self, expr: String) -> String;
+    /// `col` contains `p` (`co`).
+    fn contains(&self, col: &str, p: &str) -> String;
+    /// `col` starts with `p` (`sw`).
+    fn starts_with(&self, col: &str, p: &str) -> String;
+    /// `col` ends with `p` (`ew`).
+    fn ends_with(&self, col: &str, p: &str) -> String;
+    /// `col <sym> p` for text.
+    fn compare(&self, col: &str, sym: &str, p: &str) -> String {
+        format!("{col} {sym} {}", self.exact(p.to_string()))
+    }
+    /// Two JSON timestamps compared as instants.
+    fn datetime_compare(&self, text: &str, sym: &str, p: &str) -> String;
+    /// `r.id` among the ids a subquery returns, so that the subquery runs first and the
+    /// primary key is then sought.
+    fn id_in(&self, subquery: &str) -> String;
+    /// The resource's ETag as text (`W/"<version>"`).
+    fn version_text(&self) -> &'static str;
+    /// The `data` column as text.
+    fn data_column(&self) -> &'static str;
+}
+
+/// SQLite: `?N` placeholders, `lower`, `instr`/`substr`, JSON1 text.
+#[derive(Debug, Clone, Copy)]
+pub struct SqliteDialect;
+
+impl SqlDialect for SqliteDialect {
+    fn placeholder(&self, n: usize) -> String {
+        format!("?{n}")
+    }
+    fn text_param(&self, placeholder: String) -> String {
+        placeholder
+    }
+    fn exact(&self, expr: String) -> String {
+        expr
+    }
+    fn fold(&self, expr: String) -> String {
+        format!("lower({expr})")
+    }
+    fn contains(&self, col: &str, p: &str) -> String {
+        format!("instr({col}, {p}) > 0")
+    }
+    fn starts_with(&self, col: &str, p: &str) -> String {
+        format!("substr({col}, 1, length({p})) = {p}")
+    }
+    fn ends_with(&self, col: &str, p: &str) -> String {
+        format!("substr({col}, -length({p})) = {p}")
+    }
+    fn datetime_compare(&self, text: &str, sym: &str, p: &str) -> String {
+        format!("strftime('%Y-%m-%dT%H:%M:%f', {text}) {sym} strftime('%Y-%m-%dT%H:%M:%f', {p})")
+    }
+    fn id_in(&self, subquery: &str) -> String {
+        format!("r.id IN ({subquery})")
+    }
+    fn version_text(&self) -> &'static str {
+        "('W/\"' || r.version || '\"')"
+    }
+    fn data_column(&self) -> &'static str {
+        "r.data"
+    }
+}
+
+/// PostgreSQL: `$N` placeholders with `::text` casts, `COLLATE "C"` (the collation of every
+/// key column, so indexes serve the comparisons), `strpos`/`left`/`right`, `jsonb`.
+#[derive(Debug, Clone, Copy)]
+pub struct PostgresDialect;
+
+impl SqlDialect for PostgresDialect {
+    fn placeholder(&self, n: usize) -> String {
+        format!("${n}")
+    }
+    fn text_param(&self, placeholder: String) -> String {
+        format!("{placeholder}::text")
+    }
+    fn exact(&self, expr: String) -> String {
+        format!("({expr} COLLATE \"C\")")
+    }
+    fn fold(&self, expr: String) -> String {
+        format!("lower({expr} COLLATE \"C\")")
+    }
+    fn contains(&self, col: &str, p: &str) -> String {
+        format!("strpos({col}, {p}) > 0")
+    }
+    fn starts_with(&self, col: &str, p: &str) -> String {
+        format!("left({col}, char_length({p})) = {p}")
+    }
+    fn ends_with(&self, col: &str, p: &str) -> String {
+        format!("right({col}, char_length({p})) = {p}")
+    }
+    fn datetime_compare(&self, text: &str, sym: &str, p: &str) -> String {
+        format!("({text})::timestamptz {sym} ({p})::timestamptz")
+    }
+    fn id_in(&self, subquery: &str) -> String {
+        format!("r.id = ANY (ARRAY({subquery}))")
+    }
+    fn version_text(&self) -> &'static str {
+        "('W/\"' || r.version::text || '\"')"
+    }
+    fn data_column(&self) -> &'static str {
+        "r.data::text"
+    }
 }
 
 /// A bound parameter.
@@ -55,18 +180,12 @@ impl Params {
     /// Binds a value and returns its placeholder.
     pub fn push(&mut self, v: SqlValue) -> String {
         self.values.push(v);
-        match self.dialect {
-            Dialect::Sqlite => format!("?{}", self.values.len()),
-            Dialect::Postgres => format!("${}", self.values.len()),
-        }
+        self.dialect.sql().placeholder(self.values.len())
     }
     /// Binds text.
     pub fn text(&mut self, s: impl Into<String>) -> String {
         let p = self.push(SqlValue::Text(s.into()));
-        match self.dialect {
-            Dialect::Sqlite => p,
-            Dialect::Postgres => format!("{p}::text"),
-        }
+        self.dialect.sql().text_param(p)
     }
 }
 
@@ -274,10 +393,7 @@ impl<'a, 'c> Translator<'a, 'c> {
     }
 
     fn version_text(&self) -> String {
-        match self.dialect {
-            Dialect::Sqlite => "('W/\"' || r.version || '\"')".into(),
-            Dialect::Postgres => "('W/\"' || r.version::text || '\"')".into(),
-        }
+        self.dialect.sql().version_text().into()
     }
 
     fn location_text(&mut self) -> String {
@@ -947,10 +1063,7 @@ impl<'a, 'c> Translator<'a, 'c> {
             Filter::Compare { path, op, value } => {
                 if let Some(v) = id_eq(f) {
                     let p = self.params.text(v);
-                    return Some(match self.dialect {
-                        Dialect::Sqlite => format!("SELECT {p}"),
-                        Dialect::Postgres => format!("SELECT ({p} COLLATE \"C\")"),
-                    });
+                    return Some(format!("SELECT {}", self.dialect.sql().exact(p)));
                 }
                 let r = self.ctx.resolve_attr(path)?;
                 let cmp = Some((*op, value));
@@ -1042,10 +1155,7 @@ impl<'a, 'c> Translator<'a, 'c> {
     /// the subquery first and then seeks the primary key: PostgreSQL evaluates `ARRAY(…)` once
     /// as an init plan and uses `= ANY` as an index condition whatever its statistics say.
     fn id_in(&self, subquery: &str) -> String {
-        match self.dialect {
-            Dialect::Sqlite => format!("r.id IN ({subquery})"),
-            Dialect::Postgres => format!("r.id = ANY (ARRAY({subquery}))"),
-        }
+        self.dialect.sql().id_in(subquery)
     }
 
     /// `id eq "a" or id eq "b" or …` as one `r.id IN (…)`: `id` is case-exact, so the
@@ -1097,13 +1207,10 @@ impl<'a, 'c> Translator<'a, 'c> {
     }
 
     fn folded(&self, expr: String, case_exact: bool) -> String {
-        match (self.dialect, case_exact) {
-            (_, true) => match self.dialect {
-                Dialect::Sqlite => expr,
-                Dialect::Postgres => format!("({expr} COLLATE \"C\")"),
-            },
-            (Dialect::Sqlite, false) => format!("lower({expr})"),
-            (Dialect::Postgres, false) => format!("lower({expr} COLLATE \"C\")"),
+        if case_exact {
+            self.dialect.sql().exact(expr)
+        } else {
+            self.dialect.sql().fold(expr)
         }
     }
 
@@ -1202,24 +1309,21 @@ impl<'a, 'c> Translator<'a, 'c> {
             return TRUE.to_string();
         }
         let p = self.params.text(folded_lit);
-        match (op, self.dialect) {
-            (CompareOp::Co, Dialect::Sqlite) => format!("instr({col}, {p}) > 0"),
-            (CompareOp::Co, Dialect::Postgres) => format!("strpos({col}, {p}) > 0"),
-            (CompareOp::Sw, Dialect::Sqlite) => format!("substr({col}, 1, length({p})) = {p}"),
-            (CompareOp::Sw, Dialect::Postgres) => format!("left({col}, char_length({p})) = {p}"),
-            (CompareOp::Ew, Dialect::Sqlite) => format!("substr({col}, -length({p})) = {p}"),
-            (CompareOp::Ew, Dialect::Postgres) => format!("right({col}, char_length({p})) = {p}"),
-            (op, Dialect::Postgres) => format!("{col} {} ({p} COLLATE \"C\")", op_symbol(op)),
-            (op, Dialect::Sqlite) => format!("{col} {} {p}", op_symbol(op)),
+        let d = self.dialect.sql();
+        match op {
+            CompareOp::Co => d.contains(&col, &p),
+            CompareOp::Sw => d.starts_with(&col, &p),
+            CompareOp::Ew => d.ends_with(&col, &p),
+            op => d.compare(&col, op_symbol(op), &p),
         }
     }
 
     fn datetime_cmp(&mut self, loc: &Loc, text: &str, op: CompareOp, lit: &str) -> String {
         let sym = op_symbol(op);
         let instant = scim_core::filter::parse_datetime(lit).map(|d| d.with_timezone(&chrono::Utc));
-        match (loc, self.dialect) {
+        match loc {
             // Our own timestamp columns are fixed-width UTC text: compare as text.
-            (Loc::Column(_), _) => {
+            Loc::Column(_) => {
                 use chrono::Timelike;
                 // Stored times have microseconds; a literal with a finer part lies strictly
                 // between two of them: never equal, `>` / `>=` mean "after its microsecond",
@@ -1234,20 +1338,12 @@ impl<'a, 'c> Translator<'a, 'c> {
                 let p = self
                     .params
                     .text(instant.map(timestamp_text).unwrap_or_default());
-                match self.dialect {
-                    Dialect::Sqlite => format!("{text} {sym} {p}"),
-                    Dialect::Postgres => {
-                        format!("({text} COLLATE \"C\") {sym} ({p} COLLATE \"C\")")
-                    }
-                }
+                let d = self.dialect.sql();
+                format!("{} {sym} {}", d.exact(text.to_string()), d.exact(p))
             }
-            (_, Dialect::Sqlite) => {
+            _ => {
                 let p = self.params.text(lit);
-                format!("strftime('%Y-%m-%dT%H:%M:%f', {text}) {sym} strftime('%Y-%m-%dT%H:%M:%f', {p})")
-            }
-            (_, Dialect::Postgres) => {
-                let p = self.params.text(lit);
-                format!("({text})::timestamptz {sym} ({p})::timestamptz")
+                self.dialect.sql().datetime_compare(text, sym, &p)
             }
         }
     }
@@ -1465,10 +1561,7 @@ pub fn page_columns(dialect: Dialect, p: &mut Params, key: Option<&str>) -> Stri
 
 /// The `data` column as text.
 pub fn data_column(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Sqlite => "r.data",
-        Dialect::Postgres => "r.data::text",
-    }
+    dialect.sql().data_column()
 }
 
 /// The `WHERE` condition of a query: tenant, resource type, the translated filter and, with

@@ -12,6 +12,7 @@ mod hardening;
 mod host;
 mod integrity;
 mod observe;
+mod pg_native;
 mod plans;
 mod rendered;
 mod replay;

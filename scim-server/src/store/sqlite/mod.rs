@@ -21,8 +21,10 @@ use rusqlite::Connection;
 use scim_core::{Context, JsonMap, ScimError};
 use serde_json::Value;
 
-use self::ops::{AuditEntry, Change, Columns, NewResource};
+use self::ops::{Change, NewResource};
 use self::pool::{Durability, Readers, Writer};
+use super::shared::INDEX_READY;
+use super::shared::{columns, AuditEntry};
 use super::sql::{timestamp_text, Dialect, SqlValue};
 use super::{
     Load, MemberPages, ModifyFn, NewToken, Query, Store, StoreError, StoredResource, TokenInfo,
@@ -44,9 +46,6 @@ const WAL_PAGES: usize = 10_000;
 
 /// How many times a change is decided again when the resource moved on meanwhile.
 const MAX_RETRIES: usize = 64;
-
-/// Marks in `scim_store_state` that the index holds every stored resource.
-const INDEX_READY: &str = "index_v1";
 
 /// Per-resource locks of [`SqliteStore::modify`]: (tenant, resource type, id) → lock.
 type Locks =
@@ -109,7 +108,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect::<Result<_, _>>()?
     };
-    for m in super::sqlx_store::SQLITE_MIGRATOR.iter() {
+    for m in super::shared::SQLITE_MIGRATOR.iter() {
         if m.migration_type.is_down_migration() {
             continue;
         }
@@ -212,16 +211,6 @@ fn url_path(url: &str) -> Option<String> {
         .unwrap_or(url);
     let path = rest.split('?').next().unwrap_or(rest);
     Some(path.to_string())
-}
-
-fn columns(ctx: &Context<'_>, data: &JsonMap) -> Columns {
-    Columns {
-        user_name_key: super::sqlx_store::user_name_key(ctx, data),
-        display_name: super::sqlx_store::display_name(data),
-        data: Value::Object(data.clone()).to_string(),
-        body: super::body::render_body(ctx, data),
-        body_key: super::body::body_key(ctx),
-    }
 }
 
 impl SqliteStore {
@@ -434,7 +423,7 @@ impl Store for SqliteStore {
         let members = self
             .write(move |c| ops::create(c, n))
             .await
-            .map_err(super::sqlx_store::uniqueness(ctx, &made.data))?;
+            .map_err(super::shared::uniqueness(ctx, &made.data))?;
         Ok(StoredResource { members, ..made })
     }
 
@@ -490,7 +479,7 @@ impl Store for SqliteStore {
                 .zip(made)
                 .map(|(r, made)| match r {
                     Ok(members) => Ok(StoredResource { members, ..made }),
-                    Err(e) => Err(super::sqlx_store::uniqueness(ctx, &made.data)(e)),
+                    Err(e) => Err(super::shared::uniqueness(ctx, &made.data)(e)),
                 })
                 .collect(),
             Err(e) => (0..count).map(|_| Err(clone_error(&e))).collect(),
@@ -585,7 +574,7 @@ impl Store for SqliteStore {
                 .write_releasing(move |c| ops::apply(c, change), release)
                 .await;
             let res = match (&data, res) {
-                (Some(d), Err(e)) => Err(super::sqlx_store::uniqueness(ctx, d)(e)),
+                (Some(d), Err(e)) => Err(super::shared::uniqueness(ctx, d)(e)),
                 (_, r) => r,
             };
             if let Some(after) = res? {

@@ -10,8 +10,8 @@ use rusqlite::{Connection, Row, ToSql};
 use scim_core::{JsonMap, ScimError};
 use serde_json::Value;
 
-use super::super::body::Body;
 use super::super::index::Entry;
+pub use super::super::shared::{AuditEntry, Columns};
 use super::super::sql::{Dialect, Params, SqlValue};
 use super::super::{
     GroupRef, Load, MemberChange, MemberRow, StoreError, StoredResource, TokenInfo,
@@ -142,7 +142,7 @@ pub fn resource(row: &Row<'_>, key: Option<&str>) -> Result<StoredResource, Stor
             let schemas: Option<String> = row.get(5)?;
             let members: Option<String> = row.get(6)?;
             if let (Some(schemas), Some(members)) = (schemas, members) {
-                r.body = Some(Body { schemas, members });
+                r.body = Some(super::super::body::Body { schemas, members });
                 return Ok(r);
             }
         }
@@ -394,39 +394,6 @@ pub fn write_index(
     Ok(())
 }
 
-/// One record of the audit trail, prepared before the write is queued (see [`crate::audit`]).
-#[derive(Debug, Clone)]
-pub struct AuditEntry {
-    /// When.
-    pub at: String,
-    /// Who.
-    pub actor: String,
-    /// The request id.
-    pub request_id: Option<String>,
-    /// The operation.
-    pub operation: String,
-    /// Changed attributes (`members` is added by the write when members changed).
-    pub attributes: Vec<String>,
-}
-
-impl AuditEntry {
-    /// The current request's actor, or `-` with `default_op`.
-    pub fn now(default_op: &str, attributes: Vec<String>) -> AuditEntry {
-        let actor = crate::audit::current();
-        let (actor, request_id, operation) = match actor {
-            Some(a) => (a.actor, a.request_id, a.operation),
-            None => ("-".to_string(), None, default_op.to_string()),
-        };
-        AuditEntry {
-            at: super::super::sql::timestamp_text(chrono::Utc::now()),
-            actor,
-            request_id,
-            operation,
-            attributes,
-        }
-    }
-}
-
 /// Writes an audit record.
 #[allow(clippy::too_many_arguments)]
 pub fn write_audit(
@@ -476,21 +443,6 @@ pub fn count_change(
     )?;
     stmt.execute(rusqlite::params![tenant, rt, delta])?;
     Ok(())
-}
-
-/// The columns of a resource row, computed before the write is queued.
-#[derive(Debug, Clone)]
-pub struct Columns {
-    /// The folded userName (users).
-    pub user_name_key: Option<String>,
-    /// The displayName.
-    pub display_name: Option<String>,
-    /// The data as JSON text.
-    pub data: String,
-    /// The rendered body.
-    pub body: Body,
-    /// The body's key.
-    pub body_key: String,
 }
 
 /// A new resource, ready to insert.
