@@ -282,7 +282,7 @@ async fn router_mounted_in_a_host_app_keeps_its_protections() {
     ));
     let settings = scim_server::Settings {
         max_in_flight: 1,
-        request_timeout: std::time::Duration::from_millis(400),
+        request_timeout: std::time::Duration::from_secs(2),
         base_url: Some("http://host.example/scim/v2".into()),
         ..Default::default()
     };
@@ -348,15 +348,22 @@ async fn router_mounted_in_a_host_app_keeps_its_protections() {
     )
     .await
     .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let r = crate::support::Resp::read(
-        c.get(url("/scim/v2/Users"))
-            .bearer_auth("host-token")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    // Once the server has started the slow request (it holds the slot until its timeout),
+    // other requests are shed: ask until that is so, rather than sleeping for a guessed time.
+    let r = loop {
+        let r = crate::support::Resp::read(
+            c.get(url("/scim/v2/Users"))
+                .bearer_auth("host-token")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        if r.status != StatusCode::OK {
+            break r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
     r.assert_error(429, None);
     let mut answer = Vec::new();
     let _ = tokio::time::timeout(
