@@ -322,6 +322,37 @@ fn clone_error(e: &StoreError) -> StoreError {
 }
 
 /// The row and the returned resource of a new resource.
+/// A resource prepared for [`create_all`]: the resource, its columns, index rows and audit.
+type NewRow = (
+    StoredResource,
+    shared::Columns,
+    Vec<super::index::Entry>,
+    AuditEntry,
+);
+
+/// Sends the creates of `rows` together on `c` (pipelined), each one statement.
+async fn create_all(
+    c: &Conn,
+    tenant: &str,
+    rt: &str,
+    rows: &[NewRow],
+) -> Vec<Result<(), StoreError>> {
+    futures::future::join_all(rows.iter().map(|(made, cols, index, audit)| {
+        ops::create(
+            c,
+            tenant,
+            rt,
+            &made.id,
+            &made.created,
+            cols,
+            index,
+            audit,
+            false,
+        )
+    }))
+    .await
+}
+
 fn new_resource(
     ctx: &Context<'_>,
     data: JsonMap,
@@ -405,11 +436,12 @@ impl Store for PgStore {
             }
             return out;
         }
-        // Each create is one statement that commits on its own (one that fails affects no
-        // other), all pipelined on one connection: a /Bulk import costs one round trip per
-        // batch rather than one per resource.
+        // All the creates in one transaction, pipelined on one connection with its BEGIN and
+        // COMMIT: one round trip and one commit (one flush of the WAL) for the batch. If one
+        // fails, the transaction rolls back and each create runs again committing on its own,
+        // so a failing create affects no other (as the SQLite store does with savepoints).
         let count = items.len();
-        let c = match self.pool.get().await {
+        let mut c = match self.pool.get().await {
             Ok(c) => c,
             Err(e) => return (0..count).map(|_| Err(clone_error(&e))).collect(),
         };
@@ -418,7 +450,7 @@ impl Store for PgStore {
             return (0..count).map(|_| Err(clone_error(&e))).collect();
         }
         let rt = ctx.resource_type.name.as_str();
-        let rows: Vec<_> = items
+        let rows: Vec<NewRow> = items
             .into_iter()
             .map(|(data, _)| {
                 let audit = AuditEntry::now(
@@ -429,20 +461,26 @@ impl Store for PgStore {
                 (made, cols, index, audit)
             })
             .collect();
-        let results = futures::future::join_all(rows.iter().map(|(made, cols, index, audit)| {
-            ops::create(
-                &c,
-                tenant,
-                rt,
-                &made.id,
-                &made.created,
-                cols,
-                index,
-                audit,
-                false,
-            )
-        }))
-        .await;
+        c.set_in_tx(true);
+        let (begin, together, commit) = tokio::join!(
+            c.batch_execute("BEGIN"),
+            create_all(&c, tenant, rt, &rows),
+            c.batch_execute("COMMIT")
+        );
+        // A failed statement aborted the transaction: its COMMIT rolled back.
+        let committed = begin.is_ok() && commit.is_ok() && together.iter().all(Result::is_ok);
+        if commit.is_ok() {
+            c.set_in_tx(false);
+        }
+        let results = if committed {
+            together
+        } else {
+            if let Err(e) = commit {
+                let e = StoreError::from(e);
+                return (0..count).map(|_| Err(clone_error(&e))).collect();
+            }
+            create_all(&c, tenant, rt, &rows).await
+        };
         results
             .into_iter()
             .zip(rows)
