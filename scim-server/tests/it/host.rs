@@ -341,28 +341,34 @@ async fn router_mounted_in_a_host_app_keeps_its_protections() {
     .await;
     r.assert_error(405, None);
     // A body that never finishes: the router's timeout answers 408 with a SCIM body, and while
-    // that request holds the only slot, another is shed with 429.
-    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
-    slow.write_all(
-        b"POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer host-token\r\nContent-Type: application/scim+json\r\nContent-Length: 100\r\n\r\n{\"sch",
-    )
-    .await
-    .unwrap();
-    // Once the server has started the slow request (it holds the slot until its timeout),
-    // other requests are shed: ask until that is so, rather than sleeping for a guessed time.
-    let r = loop {
-        let r = crate::support::Resp::read(
-            c.get(url("/scim/v2/Users"))
-                .bearer_auth("host-token")
-                .send()
-                .await
-                .unwrap(),
+    // that request holds the only slot, another is shed with 429. Which of two requests gets
+    // the slot is a race: when a probe got it first (the slow request was shed) or the slow
+    // request timed out before a probe saw it, start again with a new slow request.
+    let mut attempt = 0;
+    let (r, mut slow) = 'slot: loop {
+        attempt += 1;
+        assert!(attempt <= 20, "the slow request never held the slot");
+        let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+        slow.write_all(
+            b"POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer host-token\r\nContent-Type: application/scim+json\r\nContent-Length: 100\r\n\r\n{\"sch",
         )
-        .await;
-        if r.status != StatusCode::OK {
-            break r;
+        .await
+        .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        for _ in 0..20 {
+            let r = crate::support::Resp::read(
+                c.get(url("/scim/v2/Users"))
+                    .bearer_auth("host-token")
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            if r.status != StatusCode::OK {
+                break 'slot (r, slow);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     };
     r.assert_error(429, None);
     let mut answer = Vec::new();
