@@ -28,26 +28,7 @@ start() { # binary database
 cpu() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; } # clock ticks
 TICK=$(getconf CLK_TCK)
 seed() { # count prefix [id file]
-  python3 - "http://$ADDR/scim/v2" "$1" "$2" $TOK "${3:-}" <<'PYEOF'
-import json, sys, urllib.request
-base, n, prefix, tok, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-ids = open(out, "w") if out else None
-for start in range(0, n, 1000):
-    ops = [{"method": "POST", "path": "/Users", "bulkId": f"b{i}", "data": {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "userName": f"{prefix}{i}@example.com", "externalId": f"{prefix}ext-{i}",
-        "name": {"givenName": f"Given{i}", "familyName": f"Family{i}"},
-        "emails": [{"value": f"{prefix}{i}@example.com", "type": "work", "primary": True}],
-        "title": ["Engineer", "Manager", "Analyst"][i % 3], "active": True}}
-        for i in range(start, min(n, start + 1000))]
-    body = json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops}).encode()
-    req = urllib.request.Request(base + "/Bulk", body, {"Authorization": "Bearer " + tok, "Content-Type": "application/scim+json"})
-    resp = json.loads(urllib.request.urlopen(req).read())
-    if ids:
-        for r in resp["Operations"]:
-            if r.get("location"):
-                ids.write(r["location"].rsplit("/", 1)[1] + "\n")
-PYEOF
+  python3 "$(dirname "$0")/seed-users.py" "http://$ADDR/scim/v2" "$1" "$2" $TOK "${3:-}"
 }
 lua() { # name path (may use {id} and {i})
   cat >"$W/$1.lua" <<LUAEOF

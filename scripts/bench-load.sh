@@ -48,26 +48,7 @@ fi
 
 # Seed: users through /Bulk (1,000 operations a request).
 seed() { # base, count, prefix[, file to write the new ids to]
-  python3 - "$1" "$2" "$3" "$TOK" "${4:-}" <<'PYEOF'
-import json, sys, urllib.request
-base, n, prefix, tok, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-ids = open(out, "w") if out else None
-for start in range(0, n, 1000):
-    ops = [{"method": "POST", "path": "/Users", "bulkId": f"b{i}", "data": {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "userName": f"{prefix}{i}@example.com", "externalId": f"{prefix}ext-{i}",
-        "name": {"givenName": f"Given{i}", "familyName": f"Family{i}"},
-        "emails": [{"value": f"{prefix}{i}@example.com", "type": "work", "primary": True}],
-        "title": ["Engineer", "Manager", "Analyst"][i % 3], "active": True}}
-        for i in range(start, min(n, start + 1000))]
-    body = json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops}).encode()
-    req = urllib.request.Request(base + "/Bulk", body, {"Authorization": "Bearer " + tok, "Content-Type": "application/scim+json"})
-    resp = json.loads(urllib.request.urlopen(req).read())
-    if ids:
-        for r in resp["Operations"]:
-            if r.get("location"):
-                ids.write(r["location"].rsplit("/", 1)[1] + "\n")
-PYEOF
+  python3 "$ROOT/scripts/seed-users.py" "$1" "$2" "$3" "$TOK" "${4:-}"
 }
 T0=$(date +%s.%N)
 seed "http://$OURS/scim/v2" "$USERS" u "$W/all-ids"
